@@ -1,0 +1,45 @@
+"""apply queue: write one page of a full sync."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dramatiq
+
+from actors.policy import retry_transient
+from messaging import queues
+from rostersync.runtime import runtime
+from services import apply, ingest
+from services.mapping_for_apply import InvalidPage
+
+
+@dramatiq.actor(queue_name=queues.queue_name(queues.APPLY), retry_when=retry_transient, throws=(InvalidPage,))
+def apply_page(
+    *,
+    district_id: str,
+    run_id: str,
+    generation: int,
+    resource: str,
+    key: str,
+    position: str,
+    items: Sequence[Mapping[str, Any]],
+    principals: Mapping[str, Sequence[str]],
+) -> None:
+    rt = runtime()
+    try:
+        apply.apply_page(
+            rt,
+            district_id=district_id,
+            run_id=run_id,
+            generation=generation,
+            resource=resource,
+            key=key,
+            position=position,
+            items=items,
+            principals=principals,
+        )
+    except InvalidPage as exc:
+        # Nothing of the page was written; the message is dead-lettered and the run fails with why.
+        ingest.fail_run(rt, run_id, f"page {key} rejected: {exc}")
+        raise

@@ -1,0 +1,49 @@
+"""Content hashes of mapped entities, so an upsert writes only when something changed.
+
+The hash is over a canonical JSON text of the entity: dataclass fields by name, tuples and lists
+as arrays, enums as their values, dict keys sorted, sets sorted. It depends on nothing of the
+running process (no ``hash()``, no dict insertion order), so every worker computes the same value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+# Bump when the canonical form changes on purpose: every row then rewrites once.
+HASH_VERSION = "1"
+HASH_LENGTH = 32  # hex chars; 128 bits is ample to detect changes within one district
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"__type__": type(value).__name__, **fields}
+    if isinstance(value, Enum):
+        return _canonical(value.value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot hash a value of type {type(value).__name__}")
+
+
+def canonical_json(entity: Any) -> str:
+    """The canonical JSON text the hash is computed over (useful when a hash surprises you)."""
+    return json.dumps(
+        _canonical(entity), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def content_hash(entity: Any) -> str:
+    """sha256 of the entity's canonical JSON, as 32 hex characters."""
+    digest = hashlib.sha256(f"v{HASH_VERSION}:{canonical_json(entity)}".encode()).hexdigest()
+    return digest[:HASH_LENGTH]

@@ -1,0 +1,61 @@
+"""`rostersync` command line: one subcommand per process or operator task."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rostersync import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rostersync", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply every migration (PostgreSQL or the embedded SQLite file)")
+
+    gateway = sub.add_parser("gateway", help="serve the HTTP gateway")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8000)
+
+    worker = sub.add_parser("worker", help="run Dramatiq workers for all queues or some")
+    worker.add_argument(
+        "--queues",
+        nargs="*",
+        default=None,
+        help="queue kinds to consume, e.g. apply ingest.big (default: all)",
+    )
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=8)
+
+    sim = sub.add_parser("simulator", help="run the Clever simulator on its own")
+    from simulator.cli import add_arguments as add_simulator_arguments
+
+    add_simulator_arguments(sim)
+
+    demo = sub.add_parser("demo", help="connect a simulated 10-school district and sync it")
+    demo.add_argument("--schools", type=int, default=10)
+    demo.add_argument("--latency-ms", type=int, default=0)
+
+    runs = sub.add_parser("runs", help="list a district's sync runs (every district's latest without one)")
+    runs.add_argument("district", nargs="?")
+    runs.add_argument("--limit", type=int, default=20)
+
+    keys = sub.add_parser("keys", help="encryption keys for tokens at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("new", help="print a new key for ENCRYPTION_KEYS")
+    keys_sub.add_parser("rotate", help="re-encrypt stored tokens with the first key of ENCRYPTION_KEYS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = getattr(commands, f"cmd_{args.command}")
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

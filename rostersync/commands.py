@@ -1,0 +1,77 @@
+"""What each `rostersync` subcommand does. Heavy imports stay inside the functions so that
+`rostersync --help` is fast and a worker never loads the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import structlog
+
+from rostersync.logging import configure_logging
+from rostersync.runtime import runtime
+
+log = structlog.get_logger(__name__)
+
+
+def _logging() -> None:
+    s = runtime().settings
+    configure_logging(s.log_format, s.log_level)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    _logging()
+    settings = runtime().settings
+    upgrade(settings.database_url)
+    log.info("db.upgraded", **settings.describe_backends())
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from rostersync.processes import serve_gateway
+
+    _logging()
+    return serve_gateway(runtime(), args.host, args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from rostersync.processes import run_workers
+
+    _logging()
+    return run_workers(runtime(), args.queues, processes=args.processes, threads=args.threads)
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from simulator.cli import run
+
+    run(args)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rostersync.demo import run_demo
+
+    _logging()
+    return run_demo(schools=args.schools, latency_ms=args.latency_ms)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rostersync.run_report import print_runs
+
+    return print_runs(runtime(), args.district, limit=args.limit, out=sys.stdout)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from rostersync.crypto import new_key
+
+    if args.keys_command == "new":
+        print(new_key())
+        return 0
+    from rostersync.key_rotation import rotate_tokens
+
+    _logging()
+    count = rotate_tokens(runtime())
+    print(f"re-encrypted {count} token(s)")
+    return 0

@@ -1,0 +1,70 @@
+"""Apply one page of a full sync in one transaction: key, upserts, seen ids, counters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+
+from domain.entities import Term
+from rostersync.runtime import Runtime
+from services import completion
+from services.mapping_for_apply import InvalidPage, map_items, role_rules
+from services.resources import BY_KEY
+from storage import connections, idempotency, runs
+from storage.seen import record_seen
+from storage.tables import SYNCED_TABLES, processed_messages
+from storage.term_churn import adopt_churned_ids
+from storage.upserts import upsert_entities
+
+log = structlog.get_logger(__name__)
+
+
+def apply_page(
+    rt: Runtime,
+    *,
+    district_id: str,
+    run_id: str,
+    generation: int,
+    resource: str,
+    key: str,
+    position: str,
+    items: Sequence[Mapping[str, Any]],
+    principals: Mapping[str, Sequence[str]],
+) -> dict[str, int] | None:
+    """Returns the page's counters, or None when the page was dropped or already applied."""
+    spec = BY_KEY.get(resource)
+    if spec is None:
+        raise InvalidPage(f"unknown resource {resource!r}")
+    entity_type = spec.entity_type.value
+    with rt.engine.begin() as conn:
+        district = connections.get_district(conn, district_id)
+        run = runs.get_run(conn, run_id)
+        if district is None or district["generation"] != generation or run is None:
+            log.info("apply.dropped_stale_generation", key=key, generation=generation)
+            return None
+        if run["status"] in runs.FINISHED_STATUSES:
+            log.info("apply.dropped_finished_run", key=key, status=run["status"])
+            return None
+        if not idempotency.claim(conn, key, district_id=district_id, kind="page", run_id=run_id):
+            log.info("apply.redelivered", key=key)
+            outcome_counters = None
+        else:
+            entities = map_items(
+                resource, items, principals=principals, rules=role_rules(district["options"] or {})
+            )
+            table = SYNCED_TABLES[entity_type]
+            if entity_type == "term":
+                adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
+            outcome = upsert_entities(conn, table, district_id, entities, position)
+            record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
+            outcome_counters = outcome.as_counters()
+            conn.execute(
+                update(processed_messages)
+                .where(processed_messages.c.key == key)
+                .values(counters={entity_type: outcome_counters})
+            )
+    completion.finish_when_applied(rt, run_id, generation)
+    return outcome_counters

@@ -1,0 +1,51 @@
+"""A district's Clever token, read from the database, repaired from Clever's token listing.
+
+Clever rotates tokens; the district id is what lasts. After a 401 the listing is read once: a
+new token is stored (encrypted) and used, no token means the district must authorize again.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from clever_client.api import CleverApi
+from clever_client.errors import NeedsReauth
+from rostersync.runtime import Runtime
+from storage import connections
+
+log = structlog.get_logger(__name__)
+
+
+class StoredTokenSource:
+    def __init__(self, rt: Runtime, district_id: str) -> None:
+        self._rt = rt
+        self._district_id = district_id
+
+    def current(self) -> str:
+        with self._rt.engine.connect() as conn:
+            row = connections.get_district(conn, self._district_id)
+        if row is None or not row["token_ciphertext"]:
+            raise NeedsReauth("the district has no stored token")
+        return self._rt.keyring.decrypt(row["token_ciphertext"])
+
+    def replace_rejected(self, rejected: str) -> str:
+        with self._rt.oauth() as oauth:
+            listed = oauth.district_tokens(self._district_id)
+        fresh = next((t for t in listed if t.access_token != rejected), None)
+        with self._rt.engine.begin() as conn:
+            if fresh is None:
+                connections.set_status(conn, self._district_id, "needs_reauth")
+                log.warning("clever.token_gone", district_id=self._district_id)
+                raise NeedsReauth("Clever rejected the token and lists no other for this district")
+            connections.replace_token(
+                conn, self._district_id, self._rt.keyring.encrypt(fresh.access_token), fresh.id
+            )
+        log.info("clever.token_rotated", district_id=self._district_id)
+        return fresh.access_token
+
+    def __repr__(self) -> str:
+        return f"StoredTokenSource({self._district_id!r})"
+
+
+def open_api(rt: Runtime, district_id: str) -> CleverApi:
+    return CleverApi(rt.settings.clever_api_base, StoredTokenSource(rt, district_id))

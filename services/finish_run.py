@@ -1,0 +1,178 @@
+"""End a full sync: mark-and-sweep deletions behind a guard, Clever bell schedules, counters.
+
+Entities the run did not see are deactivated (soft-deleted), never from a failed or empty
+fetch, and not at all when more than the district's threshold of a type would go: the run is
+then held for an admin to approve or discard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, select, update
+
+from domain.bell_schedules import clever_schedule, schedule_from_ext
+from domain.deletion_guard import plan_deactivations
+from domain.entities import EntityType
+from rostersync.runtime import Runtime
+from services.resources import resources_of
+from storage import connections, runs
+from storage.schedules import period_labels_by_school, save_schedule
+from storage.seen import forget_run, seen_ids
+from storage.tables import SYNCED_TABLES, audit_log, tenants
+
+log = structlog.get_logger(__name__)
+
+
+def finish_run(rt: Runtime, run_id: str, generation: int) -> str | None:
+    """Returns the run's final status, or None when there was nothing to finish."""
+    with rt.engine.begin() as conn:
+        run = runs.get_run(conn, run_id, for_update=True)
+        if run is None or run["status"] != "running" or not run["ingest_done"]:
+            return None
+        district = connections.get_district(conn, run["district_id"], for_update=True)
+        if district is None or district["generation"] != generation:
+            log.info("finish.dropped_stale_generation", run_id=run_id)
+            return None
+        options = district["options"] or {}
+        threshold = float(options.get("deactivation_threshold", rt.settings.deactivation_threshold))
+        plans = _plans(conn, run, threshold)
+        held = [p for p in plans if p.held]
+        _, counters = runs.page_totals(conn, run_id)
+        if held:
+            # Approval applies every deactivation the run found, not only the held types'.
+            plan = {p.entity_type.value: list(p.candidates) for p in plans if p.candidates}
+            reasons = "; ".join(p.reason for p in held)
+            runs.update_run(conn, run_id, status="held", held_plan=plan, counters=counters, error=reasons)
+            connections.set_status(conn, district["id"], "active", current_run_id=None)
+            log.warning("sync.held_for_review", run_id=run_id, reason=reasons)
+            return "held"
+        deactivations = {p.entity_type.value: list(p.to_deactivate) for p in plans if p.to_deactivate}
+        status = _complete(rt, conn, run, counters, deactivations)
+        return status
+
+
+def _plans(conn: Connection, run: Any, threshold: float) -> list[Any]:
+    fetched = run["fetched"] or {}
+    plans = []
+    for entity_type in EntityType:
+        table = SYNCED_TABLES[entity_type.value]
+        complete = bool(run["ingest_done"]) and all(key in fetched for key in resources_of(entity_type))
+        active = {
+            cid
+            for (cid,) in conn.execute(
+                select(table.c.clever_id).where(
+                    table.c.district_id == run["district_id"], table.c.active.is_(True)
+                )
+            )
+        }
+        seen = seen_ids(conn, run["id"], entity_type.value)
+        plans.append(plan_deactivations(entity_type, active, seen, complete, threshold))
+    return plans
+
+
+def _complete(
+    rt: Runtime,
+    conn: Connection,
+    run: Any,
+    counters: dict[str, dict[str, int]],
+    deactivations: dict[str, list[str]],
+) -> str:
+    district_id = run["district_id"]
+    position = run["source_position"]
+    for entity_type, ids in deactivations.items():
+        done = deactivate(conn, SYNCED_TABLES[entity_type], district_id, ids, position)
+        counters.setdefault(entity_type, {})["deactivated"] = done
+    schedules_written = refresh_clever_schedules(rt, conn, district_id)
+    counters.setdefault("bell_schedule", {})["updated"] = schedules_written
+    drift = None
+    if run["kind"] == "reconcile":
+        drift = sum(
+            c.get(name, 0)
+            for c in counters.values()
+            for name in ("created", "updated", "restored", "deactivated")
+        )
+    runs.finish_run(conn, run["id"], "succeeded", counters=counters, drift=drift)
+    forget_run(conn, run["id"])
+    connections.set_status(conn, district_id, "active", current_run_id=None)
+    conn.execute(
+        audit_log.insert().values(
+            district_id=district_id,
+            actor="sync",
+            action="sync.succeeded",
+            subject=run["id"],
+            details={"kind": run["kind"], "drift": drift},
+        )
+    )
+    log.info("sync.succeeded", run_id=run["id"], counters=counters, drift=drift)
+    return "succeeded"
+
+
+def deactivate(conn: Connection, table: Any, district_id: str, ids: list[str], position: str) -> int:
+    done = 0
+    for start in range(0, len(ids), 5_000):
+        result = conn.execute(
+            update(table)
+            .where(
+                table.c.district_id == district_id,
+                table.c.clever_id.in_(ids[start : start + 5_000]),
+                table.c.active.is_(True),
+                table.c.source_position <= position,
+            )
+            .values(active=False, deactivated_at=runs.now(), source_position=position, updated_at=runs.now())
+        )
+        done += result.rowcount
+    return done
+
+
+def refresh_clever_schedules(rt: Runtime, conn: Connection, district_id: str) -> int:
+    """Clever-sourced schedules per school: the district's ext field, else period labels."""
+    district_row = conn.execute(
+        select(tenants.c.ext).where(tenants.c.district_id == district_id, tenants.c.kind == "district")
+    ).first()
+    district = connections.get_district(conn, district_id)
+    options = (district["options"] if district else None) or {}
+    field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
+    district_ext = district_row.ext if district_row else {}
+    labels = period_labels_by_school(conn, district_id)
+    schools = [
+        cid
+        for (cid,) in conn.execute(
+            select(tenants.c.clever_id).where(
+                tenants.c.district_id == district_id, tenants.c.kind == "school", tenants.c.active.is_(True)
+            )
+        )
+    ]
+    written = 0
+    for school_id in schools:
+        ext_periods = schedule_from_ext(district_ext, field_name, school_id)
+        schedule = clever_schedule(school_id, labels.get(school_id, ()), ext_periods)
+        if schedule.periods and save_schedule(conn, district_id, schedule):
+            written += 1
+    return written
+
+
+def resolve_held_run(rt: Runtime, run_id: str, *, approve: bool, actor: str) -> str:
+    """An admin's decision on a held run: apply its deactivations, or discard them."""
+    with rt.engine.begin() as conn:
+        run = runs.get_run(conn, run_id, for_update=True)
+        if run is None:
+            raise LookupError(run_id)
+        if run["status"] != "held":
+            raise ValueError(f"run is {run['status']}, not held")
+        conn.execute(
+            audit_log.insert().values(
+                district_id=run["district_id"],
+                actor=actor,
+                action="sync.approved" if approve else "sync.discarded",
+                subject=run_id,
+                details={},
+            )
+        )
+        if not approve:
+            runs.finish_run(conn, run_id, "discarded")
+            forget_run(conn, run_id)
+            return "discarded"
+        counters = dict(run["counters"] or {})
+        return _complete(rt, conn, run, counters, dict(run["held_plan"] or {}))

@@ -1,0 +1,97 @@
+"""District connections: status, generation, encrypted token, events cursor, options."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.tables import districts
+
+
+def get_district(conn: Connection, district_id: str, *, for_update: bool = False) -> RowMapping | None:
+    query = select(districts).where(districts.c.id == district_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
+def list_districts(conn: Connection, *, status: str | None = None) -> list[RowMapping]:
+    query = select(districts).order_by(districts.c.id)
+    if status is not None:
+        query = query.where(districts.c.status == status)
+    return [row._mapping for row in conn.execute(query)]
+
+
+def save_connection(
+    conn: Connection,
+    district_id: str,
+    *,
+    name: str | None,
+    token_ciphertext: str,
+    token_id: str | None,
+    scopes: list[str],
+    authorized_by: str | None,
+) -> RowMapping:
+    """Create the connection, or reconnect an existing one; never a second row per district."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "id": district_id,
+        "name": name,
+        "status": "active",
+        "token_ciphertext": token_ciphertext,
+        "token_id": token_id,
+        "scopes": scopes,
+        "authorized_by": authorized_by,
+        "connected_at": now,
+        "disconnected_at": None,
+        "updated_at": now,
+    }
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(districts).values(**values, generation=1)
+    update_values = {k: stmt.excluded[k] for k in values if k not in ("id", "name")}
+    update_values["name"] = stmt.excluded.name
+    conn.execute(stmt.on_conflict_do_update(index_elements=[districts.c.id], set_=update_values))
+    row = get_district(conn, district_id)
+    assert row is not None
+    return row
+
+
+def set_status(conn: Connection, district_id: str, status: str, **values: Any) -> None:
+    conn.execute(
+        update(districts)
+        .where(districts.c.id == district_id)
+        .values(status=status, updated_at=datetime.now(UTC), **values)
+    )
+
+
+def update_district(conn: Connection, district_id: str, **values: Any) -> None:
+    conn.execute(
+        update(districts).where(districts.c.id == district_id).values(updated_at=datetime.now(UTC), **values)
+    )
+
+
+def replace_token(conn: Connection, district_id: str, token_ciphertext: str, token_id: str | None) -> None:
+    update_district(conn, district_id, token_ciphertext=token_ciphertext, token_id=token_id)
+
+
+def disconnect(conn: Connection, district_id: str) -> int:
+    """Erase the token and move the generation on; returns the new generation."""
+    row = get_district(conn, district_id, for_update=True)
+    if row is None:
+        raise LookupError(district_id)
+    generation = int(row["generation"]) + 1
+    update_district(
+        conn,
+        district_id,
+        status="disconnected",
+        token_ciphertext=None,
+        token_id=None,
+        generation=generation,
+        disconnected_at=datetime.now(UTC),
+        current_run_id=None,
+    )
+    return generation

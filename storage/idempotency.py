@@ -1,0 +1,35 @@
+"""Processed-message keys, recorded in the transaction that applied the message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.tables import processed_messages
+
+
+def claim(
+    conn: Connection,
+    key: str,
+    *,
+    district_id: str,
+    kind: str,
+    run_id: str | None = None,
+    counters: dict[str, Any] | None = None,
+) -> bool:
+    """Record `key`; False when it was already recorded (the message is a redelivery)."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        dialect_insert(processed_messages)
+        .values(key=key, district_id=district_id, kind=kind, run_id=run_id, counters=counters)
+        .on_conflict_do_nothing(index_elements=[processed_messages.c.key])
+        .returning(processed_messages.c.key)
+    )
+    return conn.execute(stmt).first() is not None
+
+
+def seen(conn: Connection, key: str) -> bool:
+    query = select(processed_messages.c.key).where(processed_messages.c.key == key)
+    return conn.execute(query).first() is not None

@@ -1,0 +1,116 @@
+"""Sync runs: their lifecycle, ingest checkpoint and counters."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, select, update
+
+from storage.tables import districts, processed_messages, sync_runs
+
+ACTIVE_STATUSES = ("queued", "running")
+FINISHED_STATUSES = ("succeeded", "failed", "discarded", "cancelled")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_run(
+    conn: Connection, district_id: str, *, kind: str, generation: int, requested_by: str | None
+) -> str:
+    run_id = str(uuid.uuid4())
+    conn.execute(
+        sync_runs.insert().values(
+            id=run_id,
+            district_id=district_id,
+            kind=kind,
+            status="queued",
+            generation=generation,
+            requested_by=requested_by,
+            queued_at=now(),
+        )
+    )
+    conn.execute(update(districts).where(districts.c.id == district_id).values(current_run_id=run_id))
+    return run_id
+
+
+def get_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RowMapping | None:
+    query = select(sync_runs).where(sync_runs.c.id == run_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
+def active_run(conn: Connection, district_id: str) -> RowMapping | None:
+    """The run in progress for a district, if any (a run held for review is not in progress)."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.district_id == district_id, sync_runs.c.status.in_(ACTIVE_STATUSES))
+        .order_by(sync_runs.c.queued_at.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
+def latest_run(conn: Connection, district_id: str) -> RowMapping | None:
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.district_id == district_id)
+        .order_by(sync_runs.c.queued_at.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
+def update_run(conn: Connection, run_id: str, **values: Any) -> None:
+    conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(**values))
+
+
+def finish_run(conn: Connection, run_id: str, status: str, **values: Any) -> bool:
+    """Move a run to a final status once; False if it was already finished."""
+    result = conn.execute(
+        update(sync_runs)
+        .where(and_(sync_runs.c.id == run_id, sync_runs.c.status.not_in(FINISHED_STATUSES)))
+        .values(status=status, finished_at=now(), **values)
+    )
+    return result.rowcount == 1
+
+
+def page_totals(conn: Connection, run_id: str) -> tuple[int, dict[str, dict[str, int]]]:
+    """How many pages of a run were applied, and their counters summed per entity type."""
+    rows = conn.execute(
+        select(processed_messages.c.counters).where(
+            processed_messages.c.run_id == run_id, processed_messages.c.kind == "page"
+        )
+    ).all()
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (counters,) in rows:
+        for entity_type, outcome in (counters or {}).items():
+            for name, value in outcome.items():
+                totals[entity_type][name] += value
+    return len(rows), {k: dict(v) for k, v in totals.items()}
+
+
+def pages_applied(conn: Connection, run_id: str) -> int:
+    query = select(func.count()).where(
+        processed_messages.c.run_id == run_id, processed_messages.c.kind == "page"
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def list_runs(conn: Connection, district_id: str, *, limit: int = 20, offset: int = 0) -> list[RowMapping]:
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.district_id == district_id)
+        .order_by(sync_runs.c.queued_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [row._mapping for row in conn.execute(query)]

@@ -1,0 +1,108 @@
+"""Bell schedules and their periods. Clever-sourced and manual schedules live side by side;
+readers pick the manual one when a school has it, and a sync only ever writes `source=clever`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from domain.entities import BellPeriod, BellSchedule, ScheduleSource
+from domain.hashing import content_hash
+from storage.tables import bell_periods, bell_schedules, classrooms
+
+
+def period_labels_by_school(conn: Connection, district_id: str) -> dict[str, set[str]]:
+    query = (
+        select(classrooms.c.school_clever_id, classrooms.c.period)
+        .where(classrooms.c.district_id == district_id, classrooms.c.active.is_(True))
+        .where(classrooms.c.period.is_not(None))
+        .distinct()
+    )
+    labels: dict[str, set[str]] = defaultdict(set)
+    for school, period in conn.execute(query):
+        if period and period.strip():
+            labels[school].add(period.strip())
+    return labels
+
+
+def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) -> bool:
+    """Write a schedule when its content changed; True when something was written."""
+    digest = content_hash(schedule)
+    existing = conn.execute(
+        select(bell_schedules.c.id, bell_schedules.c.content_hash).where(
+            bell_schedules.c.district_id == district_id,
+            bell_schedules.c.school_clever_id == schedule.school_clever_id,
+            bell_schedules.c.source == schedule.source.value,
+        )
+    ).first()
+    now = datetime.now(UTC)
+    if existing is not None and existing.content_hash == digest:
+        return False
+    if existing is None:
+        schedule_id = conn.execute(
+            bell_schedules.insert()
+            .values(
+                district_id=district_id,
+                school_clever_id=schedule.school_clever_id,
+                source=schedule.source.value,
+                content_hash=digest,
+                updated_at=now,
+            )
+            .returning(bell_schedules.c.id)
+        ).scalar_one()
+    else:
+        schedule_id = existing.id
+        conn.execute(
+            update(bell_schedules)
+            .where(bell_schedules.c.id == schedule_id)
+            .values(content_hash=digest, updated_at=now)
+        )
+        conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id == schedule_id))
+    rows = [
+        {
+            "schedule_id": schedule_id,
+            "position": index,
+            "label": period.label,
+            "start_time": period.start_time,
+            "end_time": period.end_time,
+        }
+        for index, period in enumerate(schedule.periods)
+    ]
+    if rows:
+        conn.execute(bell_periods.insert(), rows)
+    return True
+
+
+def load_schedules(conn: Connection, district_id: str) -> dict[tuple[str, str], BellSchedule]:
+    """Every schedule of a district by (school, source)."""
+    query = (
+        select(
+            bell_schedules.c.id,
+            bell_schedules.c.school_clever_id,
+            bell_schedules.c.source,
+            bell_periods.c.label,
+            bell_periods.c.start_time,
+            bell_periods.c.end_time,
+        )
+        .select_from(bell_schedules.outerjoin(bell_periods))
+        .where(bell_schedules.c.district_id == district_id)
+        .order_by(bell_schedules.c.school_clever_id, bell_schedules.c.source, bell_periods.c.position)
+    )
+    periods: dict[tuple[str, str], list[BellPeriod]] = defaultdict(list)
+    for row in conn.execute(query):
+        key = (row.school_clever_id, row.source)
+        periods.setdefault(key, [])
+        if row.label is not None:
+            periods[key].append(BellPeriod(row.label, row.start_time, row.end_time))
+    return {key: BellSchedule(key[0], ScheduleSource(key[1]), tuple(value)) for key, value in periods.items()}
+
+
+def schedule_as_json(schedule: BellSchedule) -> dict[str, Any]:
+    return {
+        "school_id": schedule.school_clever_id,
+        "source": schedule.source.value,
+        "periods": [{"label": p.label, "start": p.start_time, "end": p.end_time} for p in schedule.periods],
+    }

@@ -1,0 +1,277 @@
+"""SQLAlchemy Core tables. Migrations in storage/migrations mirror this file.
+
+Every synced table shares the same bookkeeping columns (see `_synced_columns`): the content
+hash of the mapped fields, the source position it came from (a Clever event id, or the event
+position recorded when a full sync started), and tombstone/deactivation state, so upserts can
+skip unchanged rows and never let an older source overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+def _now() -> Column:
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+districts = Table(
+    "districts",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the Clever district id
+    Column("name", Text),
+    Column("status", String(32), nullable=False),  # connecting|active|syncing|disconnected|needs_reauth
+    Column("generation", Integer, nullable=False, server_default="1"),
+    Column("token_ciphertext", Text),
+    Column("token_id", String(64)),  # Clever's id of the district token (not secret)
+    Column("scopes", Json, nullable=False, server_default="[]"),
+    Column("authorized_by", String(64)),  # Clever user id of who approved
+    Column("events_cursor", String(64)),
+    Column("events_cursor_at", DateTime(timezone=True)),
+    Column("timezone", String(64), nullable=False, server_default="America/New_York"),
+    Column("options", Json, nullable=False, server_default="{}"),  # lane, threshold, role rules, ext field
+    Column("current_run_id", String(36)),
+    Column("next_reconcile_at", DateTime(timezone=True)),
+    Column("connected_at", DateTime(timezone=True)),
+    Column("disconnected_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _now(),
+)
+
+
+def _synced_columns() -> list[Column]:
+    return [
+        Column("id", Id, primary_key=True, autoincrement=True),
+        Column("district_id", String(64), nullable=False),
+        Column("clever_id", String(64), nullable=False),
+        Column("content_hash", String(64)),
+        Column("source_position", String(64), nullable=False),
+        Column("active", Boolean, nullable=False, server_default="1"),
+        Column("deleted", Boolean, nullable=False, server_default="0"),  # tombstone from a delete event
+        Column("deactivated_at", DateTime(timezone=True)),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        _now(),
+    ]
+
+
+def _synced_table(name: str, *columns: Column) -> Table:
+    return Table(
+        name,
+        metadata,
+        *_synced_columns(),
+        *columns,
+        UniqueConstraint("district_id", "clever_id", name=f"uq_{name}_district_clever"),
+    )
+
+
+tenants = _synced_table(
+    "tenants",
+    Column("kind", String(16), nullable=False),  # district|school
+    Column("parent_clever_id", String(64)),
+    Column("name", Text, nullable=False),
+    Column("sis_id", Text),
+    Column("school_number", Text),
+    Column("low_grade", String(32)),
+    Column("high_grade", String(32)),
+    Column("principal_name", Text),
+    Column("principal_email", Text),
+    Column("phone", Text),
+    Column("timezone", String(64)),
+    Column("ext", Json, nullable=False, server_default="{}"),
+)
+
+staff_users = _synced_table(
+    "staff_users",
+    Column("first_name", Text, nullable=False),
+    Column("middle_name", Text),
+    Column("last_name", Text, nullable=False),
+    Column("email", Text),
+    Column("clever_roles", Json, nullable=False, server_default="[]"),
+    Column("titles", Json, nullable=False, server_default="[]"),
+    Column("department", Text),
+    Column("staff_permissions", Json, nullable=False, server_default="[]"),
+    Column("school_clever_ids", Json, nullable=False, server_default="[]"),
+    Column("synced_role", String(32), nullable=False),
+    Column("role_reason", Text, nullable=False),
+    Column("role_school_clever_ids", Json, nullable=False, server_default="[]"),
+    # Set by people only; a sync never writes these columns.
+    Column("override_role", String(32)),
+    Column("override_set_by", Text),
+    Column("override_set_at", DateTime(timezone=True)),
+)
+
+classrooms = _synced_table(
+    "classrooms",
+    Column("school_clever_id", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("period", Text),
+    Column("subject", Text),
+    Column("grade", String(32)),
+    Column("teacher_clever_ids", Json, nullable=False, server_default="[]"),
+    Column("term_clever_id", String(64)),
+    Column("course_clever_id", String(64)),
+    Column("section_number", Text),
+    Column("sis_id", Text),
+)
+
+terms = _synced_table(
+    "terms",
+    Column("name", Text),
+    Column("start_date", String(10)),
+    Column("end_date", String(10)),
+)
+
+courses = _synced_table(
+    "courses",
+    Column("name", Text),
+    Column("number", Text),
+)
+
+bell_schedules = Table(
+    "bell_schedules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("district_id", String(64), nullable=False),
+    Column("school_clever_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # manual|clever
+    Column("content_hash", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _now(),
+    UniqueConstraint("district_id", "school_clever_id", "source", name="uq_bell_schedules_school_source"),
+)
+
+bell_periods = Table(
+    "bell_periods",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "schedule_id", Id, ForeignKey("bell_schedules.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("position", Integer, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("start_time", String(5)),
+    Column("end_time", String(5)),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("district_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # full|reconcile|reconnect
+    Column("status", String(16), nullable=False),  # queued|running|held|succeeded|failed|discarded|cancelled
+    Column("generation", Integer, nullable=False),
+    Column("requested_by", Text),
+    Column("source_position", String(64)),
+    Column("checkpoint", Json, nullable=False, server_default="{}"),
+    Column("fetched", Json, nullable=False, server_default="{}"),  # resource -> complete?
+    Column("pages_published", Integer, nullable=False, server_default="0"),
+    Column("ingest_done", Boolean, nullable=False, server_default="0"),
+    Column("counters", Json, nullable=False, server_default="{}"),
+    Column("drift", Integer),
+    Column("held_plan", Json),
+    Column("error", Text),
+    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("ingest_finished_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_sync_runs_district_queued", "district_id", "queued_at"),
+)
+
+# A message's idempotency key is recorded in the transaction that applied it; a redelivered
+# message finds its key and does nothing. Applied pages also carry their counters here, so
+# concurrent apply workers never contend on one run row.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("district_id", String(64), nullable=False, index=True),
+    Column("run_id", String(36), index=True),
+    Column("kind", String(16), nullable=False),  # page|event|connect
+    Column("counters", Json),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Which Clever ids a full sync saw, for mark-and-sweep at the end of the run.
+run_seen = Table(
+    "run_seen",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("entity_type", String(16), primary_key=True),
+    Column("clever_id", String(64), primary_key=True),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("district_id", String(64)),  # filled in by the connect actor, for the progress page
+    Column("error", Text),
+    Column("used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("district_id", String(64), index=True),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", Text),
+    Column("details", Json, nullable=False, server_default="{}"),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+deletion_receipts = Table(
+    "deletion_receipts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("district_id", String(64), nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("counts", Json, nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+scheduler_slots = Table(
+    "scheduler_slots",
+    metadata,
+    Column("name", String(128), primary_key=True),  # e.g. reconcile:<district>:<local date>
+    Column("claimed_by", Text, nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+SYNCED_TABLES: dict[str, Table] = {
+    "tenant": tenants,
+    "term": terms,
+    "course": courses,
+    "classroom": classrooms,
+    "staff": staff_users,
+}

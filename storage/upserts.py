@@ -1,0 +1,152 @@
+"""Guarded multi-row upserts of synced entities: one SELECT and at most one INSERT per batch.
+
+A row is written only when its content hash differs (or it was inactive) and the incoming
+source position is not older than the stored one, so redeliveries, replays and out-of-order
+events converge and an unchanged reconcile writes nothing. The same guard is repeated in the
+SQL `ON CONFLICT ... WHERE`, which keeps concurrent writers safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.entities import Entity
+from domain.hashing import content_hash
+
+_BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
+_NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
+
+
+@dataclass
+class UpsertOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    restored: int = 0
+    stale: int = 0  # older than what is stored; ignored
+    written_ids: list[str] = field(default_factory=list)
+
+    def as_counters(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "restored": self.restored,
+            "stale": self.stale,
+        }
+
+
+def entity_row(entity: Entity) -> dict[str, Any]:
+    """Entity → column values (tuples become JSON lists, enums their values)."""
+    row: dict[str, Any] = {}
+    for key, value in asdict(entity).items():
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        row[key] = value
+    return row
+
+
+def upsert_entities(
+    conn: Connection,
+    table: Table,
+    district_id: str,
+    entities: Sequence[Entity],
+    position: str,
+    *,
+    deleted: bool = False,
+) -> UpsertOutcome:
+    """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
+    outcome = UpsertOutcome()
+    incoming: dict[str, dict[str, Any]] = {}
+    for entity in entities:  # last one wins when a batch repeats an id
+        row = entity_row(entity)
+        row["content_hash"] = content_hash(entity)
+        incoming[row["clever_id"]] = row
+    if not incoming:
+        return outcome
+    existing = _existing(conn, table, district_id, incoming.keys())
+    now = datetime.now(UTC)
+    to_write: list[dict[str, Any]] = []
+    for clever_id, row in incoming.items():
+        stored = existing.get(clever_id)
+        if stored is not None and stored["source_position"] > position:
+            outcome.stale += 1
+            continue
+        if stored is not None and not deleted:
+            same = stored["content_hash"] == row["content_hash"]
+            if same and stored["active"]:
+                outcome.unchanged += 1
+                continue
+            if not stored["active"]:
+                outcome.restored += 1
+            else:
+                outcome.updated += 1
+        elif stored is not None and deleted:
+            if stored["deleted"]:
+                outcome.unchanged += 1
+                continue
+            outcome.updated += 1
+        else:
+            outcome.created += 1
+        row.update(
+            district_id=district_id,
+            source_position=position,
+            active=not deleted,
+            deleted=deleted,
+            deactivated_at=now if deleted else None,
+            updated_at=now,
+        )
+        to_write.append(row)
+        outcome.written_ids.append(clever_id)
+    if to_write:
+        conn.execute(_guarded_upsert(conn, table, to_write[0].keys()), to_write)
+    return outcome
+
+
+def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
+    ids = list(clever_ids)
+    found: dict[str, Any] = {}
+    columns = (
+        table.c.clever_id,
+        table.c.content_hash,
+        table.c.source_position,
+        table.c.active,
+        table.c.deleted,
+    )
+    for start in range(0, len(ids), 5_000):  # stay well under SQLite's bound-parameter limit
+        query = select(*columns).where(
+            table.c.district_id == district_id, table.c.clever_id.in_(ids[start : start + 5_000])
+        )
+        found.update({r.clever_id: r._mapping for r in conn.execute(query)})
+    return found
+
+
+def _guarded_upsert(conn: Connection, table: Table, keys: Iterable[str]) -> Any:
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(table)
+    updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.district_id, table.c.clever_id],
+        set_={k: stmt.excluded[k] for k in updatable},
+        where=(table.c.source_position <= stmt.excluded.source_position)
+        & (
+            table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
+            | (table.c.active != stmt.excluded.active)
+        ),
+    )
+
+
+def count_rows(conn: Connection, table: Table, district_id: str, *, active: bool | None = None) -> int:
+    query = select(func.count()).select_from(table).where(table.c.district_id == district_id)
+    if active is not None:
+        query = query.where(table.c.active == active)
+    return int(conn.execute(query).scalar_one())
