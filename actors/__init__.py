@@ -11,6 +11,6 @@ from rostersync.bootstrap import ensure_broker
 
 ensure_broker()
 
-from actors import apply, connect, ingest, reconcile  # noqa: E402
+from actors import apply, connect, events, ingest, reconcile  # noqa: E402
 
-__all__ = ["apply", "connect", "ingest", "reconcile"]
+__all__ = ["apply", "connect", "events", "ingest", "reconcile"]

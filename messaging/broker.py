@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
+import pika
 import structlog
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
@@ -40,6 +43,24 @@ def _middleware() -> list[dramatiq.Middleware]:
     ]
 
 
+def connection_parameters(broker_url: str) -> dict[str, Any]:
+    """pika parameters from a URL, with timeouts so no call can hang forever."""
+    url = pika.URLParameters(broker_url)
+    return {
+        "host": url.host,
+        "port": url.port,
+        "virtual_host": url.virtual_host,
+        "credentials": url.credentials,
+        "ssl_options": url.ssl_options,
+        "heartbeat": 30,
+        "connection_attempts": 3,
+        "retry_delay": 1,
+        "blocked_connection_timeout": 30,
+        "socket_timeout": 10,
+        "stack_timeout": 15,
+    }
+
+
 def make_broker(broker_url: str | None) -> dramatiq.Broker:
     if broker_url is None:
         broker: dramatiq.Broker = StubBroker(middleware=_middleware(), fail_fast_default=False)
@@ -47,15 +68,7 @@ def make_broker(broker_url: str | None) -> dramatiq.Broker:
         # An explicit RabbitmqBroker gets none of get_broker()'s connection defaults; without
         # blocked_connection_timeout a publisher blocked by a RabbitMQ alarm would wait forever.
         broker = RabbitmqBroker(
-            url=broker_url,
-            confirm_delivery=True,
-            middleware=_middleware(),
-            heartbeat=30,
-            connection_attempts=5,
-            retry_delay=1,
-            blocked_connection_timeout=30,
-            socket_timeout=10,
-            stack_timeout=15,
+            confirm_delivery=True, middleware=_middleware(), parameters=[connection_parameters(broker_url)]
         )
     for lane in queues.dedicated_lanes():
         for kind in queues.LANED:

@@ -56,8 +56,9 @@ def parse_limit(request: Request) -> int:
     return limit
 
 
-def page_links(request: Request, first: str | None, last: str | None, more_after: bool,
-               more_before: bool) -> list[dict[str, str]]:
+def page_links(
+    request: Request, first: str | None, last: str | None, more_after: bool, more_before: bool
+) -> list[dict[str, str]]:
     """Relative links with the version prefix; other params (limit, role, record_type) preserved in order."""
     path, qs = request.url.path, request.url.query
     links = [{"rel": "self", "uri": f"{path}?{qs}" if qs else path}]
@@ -96,14 +97,20 @@ def make_list_handler(resource: str) -> Handler:
         role = request.query_params.get("role") or None
         if resource == "users" and role is not None and role not in ROLES:
             raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
-        page: Page = paginate(coll.id_list(role), limit, request.query_params.get("starting_after"),
-                              request.query_params.get("ending_before"))
+        page: Page = paginate(
+            coll.id_list(role),
+            limit,
+            request.query_params.get("starting_after"),
+            request.query_params.get("ending_before"),
+        )
         prefix = f"/{version}/{resource}/"
         blobs = coll.blobs
         items = [item(blobs[i], prefix + i) for i in page.ids]
         first, last = (page.ids[0], page.ids[-1]) if page.ids else (None, None)
-        return json_response(list_body(items, page_links(request, first, last, page.more_after,
-                                                         page.more_before)))
+        return json_response(
+            list_body(items, page_links(request, first, last, page.more_after, page.more_before))
+        )
+
     return handler
 
 
@@ -117,16 +124,23 @@ def make_get_handler(resource: str) -> Handler:
         if blob is None:
             raise ApiError(404, "Resource not found")
         return single(blob, f"/{version}/{resource}/{obj_id}")
+
     return handler
 
 
-async def districts_list(request: Request, store: DistrictStore, principal: Principal, version: str) -> Response:
+async def districts_list(
+    request: Request, store: DistrictStore, principal: Principal, version: str
+) -> Response:
     _district_only(principal)
     uri = f"/{version}/districts/{store.id}"
-    return json_response(list_body([item(dumps(store.district), uri)], page_links(request, None, None, False, False)))
+    return json_response(
+        list_body([item(dumps(store.district), uri)], page_links(request, None, None, False, False))
+    )
 
 
-async def district_get(request: Request, store: DistrictStore, principal: Principal, version: str) -> Response:
+async def district_get(
+    request: Request, store: DistrictStore, principal: Principal, version: str
+) -> Response:
     if request.path_params["id"] != store.id:
         raise ApiError(404, "Resource not found")
     return single(store.district, f"/{version}/districts/{store.id}")
@@ -136,14 +150,31 @@ async def me(request: Request, store: DistrictStore, principal: Principal, versi
     links = [{"rel": "self", "uri": "/me"}]
     if principal.kind == "district":
         links.append({"rel": "canonical", "uri": f"/{version}/districts/{store.id}"})
-        return json_response({"type": "district", "data": {"id": store.id, "district": store.id,
-                                                           "type": "district"}, "links": links})
+        return json_response(
+            {
+                "type": "district",
+                "data": {"id": store.id, "district": store.id, "type": "district"},
+                "links": links,
+            }
+        )
     user = store.collections["users"].get(principal.user_id or "") or {"roles": {}}
     role = next((r for r in ROLES if r in user["roles"]), "user")
-    links += [{"rel": "canonical", "uri": f"/{version}/users/{principal.user_id}"},
-              {"rel": "district", "uri": f"/{version}/districts/{store.id}"}]
-    return json_response({"type": "user", "data": {"id": principal.user_id, "district": store.id, "type": role,
-                                                   "authorized_by": "district"}, "links": links})
+    links += [
+        {"rel": "canonical", "uri": f"/{version}/users/{principal.user_id}"},
+        {"rel": "district", "uri": f"/{version}/districts/{store.id}"},
+    ]
+    return json_response(
+        {
+            "type": "user",
+            "data": {
+                "id": principal.user_id,
+                "district": store.id,
+                "type": role,
+                "authorized_by": "district",
+            },
+            "links": links,
+        }
+    )
 
 
 def _events_enabled(store: DistrictStore) -> None:
@@ -167,8 +198,9 @@ async def events_list(request: Request, store: DistrictStore, principal: Princip
     for cursor in (after, before):
         if cursor and cursor != "last" and not store.has_event(cursor):
             raise ApiError(404, f"Event {cursor} not found")
-    events, more_after, more_before = store.event_page(limit, after or None, before or None, types or None,
-                                                       params.get("school") or None)
+    events, more_after, more_before = store.event_page(
+        limit, after or None, before or None, types or None, params.get("school") or None
+    )
     prefix = f"/{version}/events/"
     items = [item(ev.blob, prefix + ev.id) for ev in events]
     first, last = (events[0].id, events[-1].id) if events else (None, None)
@@ -186,9 +218,13 @@ async def event_get(request: Request, store: DistrictStore, principal: Principal
 
 def wrap(state: SimulatorState, handler: Handler, version: str) -> Callable[[Request], Awaitable[Response]]:
     """Auth -> rate limit -> faults -> handler, with Clever's headers on every answer."""
+
     async def endpoint(request: Request) -> Response:
-        headers = {"clever-request-id": uuid.uuid4().hex, "x-request-id": str(uuid.uuid4()),
-                   "cache-control": "no-store"}
+        headers = {
+            "clever-request-id": uuid.uuid4().hex,
+            "x-request-id": str(uuid.uuid4()),
+            "cache-control": "no-store",
+        }
         token = bearer_token(request)
         principal = state.auth.resolve(token) if token else None
         store = state.districts.get(principal.district_id) if principal else None
@@ -208,6 +244,7 @@ def wrap(state: SimulatorState, handler: Handler, version: str) -> Callable[[Req
         except ApiError as exc:
             response = json_response({"message": exc.message}, exc.status)
         return _with(response, headers)
+
     return endpoint
 
 
@@ -220,11 +257,23 @@ def _with(response: Response, headers: dict[str, str]) -> Response:
 def routes(state: SimulatorState) -> list[Route]:
     out: list[Route] = []
     for version in VERSIONS:
-        table: list[tuple[str, Handler]] = [("/districts", districts_list), ("/districts/{id}", district_get),
-                                            ("/me", me), ("/events", events_list), ("/events/{id}", event_get)]
+        table: list[tuple[str, Handler]] = [
+            ("/districts", districts_list),
+            ("/districts/{id}", district_get),
+            ("/me", me),
+            ("/events", events_list),
+            ("/events/{id}", event_get),
+        ]
         for resource in RESOURCES:
-            table += [(f"/{resource}", make_list_handler(resource)), (f"/{resource}/{{id}}",
-                                                                      make_get_handler(resource))]
-        out += [Route(f"/{version}{path}", wrap(state, handler, version), methods=["GET"]) for path, handler in table]
-    out.append(Route("/me", wrap(state, me, VERSIONS[0]), methods=["GET"]))  # Clever also serves unversioned /me
+            table += [
+                (f"/{resource}", make_list_handler(resource)),
+                (f"/{resource}/{{id}}", make_get_handler(resource)),
+            ]
+        out += [
+            Route(f"/{version}{path}", wrap(state, handler, version), methods=["GET"])
+            for path, handler in table
+        ]
+    out.append(
+        Route("/me", wrap(state, me, VERSIONS[0]), methods=["GET"])
+    )  # Clever also serves unversioned /me
     return out

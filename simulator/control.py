@@ -46,6 +46,7 @@ def _guard(fn: Endpoint) -> Endpoint:
             return json_response({"error": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
         except (TypeError, ValueError) as exc:
             return json_response({"error": str(exc)}, 400)
+
     return endpoint
 
 
@@ -62,8 +63,13 @@ def apply_mutation(store: DistrictStore, op: dict[str, Any]) -> dict[str, Any]:
         if not obj_id:
             raise ControlError(400, "update needs an id")
         obj, maybe = store.update(resource, str(obj_id), data, op.get("unset"))
-        return {"op": kind, "resource": resource, "id": obj["id"], "object": obj,
-                "event_id": maybe.id if maybe else None}
+        return {
+            "op": kind,
+            "resource": resource,
+            "id": obj["id"],
+            "object": obj,
+            "event_id": maybe.id if maybe else None,
+        }
     elif kind == "delete":
         obj, event = store.delete(resource, str(op.get("id")))
     else:
@@ -95,7 +101,9 @@ def routes(state: SimulatorState) -> list[Route]:
     async def add_district(request: Request) -> Response:
         body = await _body(request)
         store = state.add_district(int(body.get("seed", state.config.seed)), int(body.get("schools", 1)))
-        return json_response({"id": store.id, "name": store.district.get("name"), "token": state.token_of(store.id)})
+        return json_response(
+            {"id": store.id, "name": store.district.get("name"), "token": state.token_of(store.id)}
+        )
 
     async def snapshot(request: Request) -> Response:
         return json_response(district(request).snapshot_json())
@@ -126,9 +134,15 @@ def routes(state: SimulatorState) -> list[Route]:
 
     async def expire(request: Request) -> Response:
         body = await _body(request)
-        removed = {s.id: s.expire_events(all_events=bool(body.get("all")), count=body.get("count"),
-                                         keep_last=body.get("keep_last"), before_id=body.get("before_id"))
-                   for s in stores_for(body)}
+        removed = {
+            s.id: s.expire_events(
+                all_events=bool(body.get("all")),
+                count=body.get("count"),
+                keep_last=body.get("keep_last"),
+                before_id=body.get("before_id"),
+            )
+            for s in stores_for(body)
+        }
         return json_response({"removed": removed})
 
     async def events_config(request: Request) -> Response:

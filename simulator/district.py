@@ -72,15 +72,26 @@ class District:
 
     def counts(self) -> dict[str, int]:
         by_role = self.users_by_role()
-        counts = {"schools": len(self.schools), "sections": len(self.sections), "terms": len(self.terms),
-                  "courses": len(self.courses), "users": len(self.users)}
+        counts = {
+            "schools": len(self.schools),
+            "sections": len(self.sections),
+            "terms": len(self.terms),
+            "courses": len(self.courses),
+            "users": len(self.users),
+        }
         counts.update({f"users_{role}": len(v) for role, v in by_role.items()})
         return counts
 
 
 class _Gen:
-    def __init__(self, seed: int, index: int, schools: int, students: tuple[int, int],
-                 sections_per_teacher: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        index: int,
+        schools: int,
+        students: tuple[int, int],
+        sections_per_teacher: tuple[int, int],
+    ) -> None:
         self.rng = random.Random(f"district:{seed}:{index}")
         self.seed, self.index, self.n_schools = seed, index, schools
         self.students_range, self.spt = students, sections_per_teacher
@@ -111,14 +122,24 @@ class _Gen:
         self.people.finish_district_admins(out.users, out.schools)
         contact_user = out.users[0]
         out.district = {
-            "id": self.district_id, "name": name, "sis_type": "sftp", "state": "running", "error": "",
-            "launch_date": "2023-07-31", "last_sync": iso(BASE_TIMESTAMP + 86_400 * 30),
+            "id": self.district_id,
+            "name": name,
+            "sis_type": "sftp",
+            "state": "running",
+            "error": "",
+            "launch_date": "2023-07-31",
+            "last_sync": iso(BASE_TIMESTAMP + 86_400 * 30),
             "login_methods": ["Clever Badges", "Clever Passwords"],
             "portal_url": f"https://clever.com/in/{N.ascii_fold(name)[:24]}{self.district_id[-6:]}",
-            "mdr_number": f"{rng.randrange(10**7, 10**8)}", "nces_id": f"{rng.randrange(10**6, 10**7)}",
-            "district_contact": {"id": contact_user["id"], "district": self.district_id,
-                                 "email": contact_user.get("email", ""), "name": dict(contact_user["name"]),
-                                 "title": "Superintendent"},
+            "mdr_number": f"{rng.randrange(10**7, 10**8)}",
+            "nces_id": f"{rng.randrange(10**6, 10**7)}",
+            "district_contact": {
+                "id": contact_user["id"],
+                "district": self.district_id,
+                "email": contact_user.get("email", ""),
+                "name": dict(contact_user["name"]),
+                "title": "Superintendent",
+            },
             "ext": {"bell_schedule": bell},
         }
         out.users.sort(key=lambda u: u["id"])  # district admins finished last keep their early ids
@@ -127,11 +148,16 @@ class _Gen:
     def _terms(self) -> Iterator[JSON]:
         y = 2024
         specs: list[tuple[str | None, str | None, str | None]] = [
-            ("S1", f"{y}-08-19", f"{y}-12-20"), ("S2", f"{y + 1}-01-06", f"{y + 1}-06-06"),
-            ("Y1", f"{y}-08-19", f"{y + 1}-06-06"), ("Q1", f"{y}-08-19", f"{y}-10-18"),
-            ("Q2", f"{y}-10-21", f"{y}-12-20"), ("Q3", f"{y + 1}-01-06", f"{y + 1}-03-21"),
-            ("Q4", f"{y + 1}-03-24", f"{y + 1}-06-06"), ("Summer Session", None, None),
-            ("Y1", f"{y - 1}-08-21", f"{y}-06-07"), ("Trimester 2", f"{y}-12-02", None),
+            ("S1", f"{y}-08-19", f"{y}-12-20"),
+            ("S2", f"{y + 1}-01-06", f"{y + 1}-06-06"),
+            ("Y1", f"{y}-08-19", f"{y + 1}-06-06"),
+            ("Q1", f"{y}-08-19", f"{y}-10-18"),
+            ("Q2", f"{y}-10-21", f"{y}-12-20"),
+            ("Q3", f"{y + 1}-01-06", f"{y + 1}-03-21"),
+            ("Q4", f"{y + 1}-03-24", f"{y + 1}-06-06"),
+            ("Summer Session", None, None),
+            ("Y1", f"{y - 1}-08-21", f"{y}-06-07"),
+            ("Trimester 2", f"{y}-12-02", None),
         ]
         for term_name, start, end in specs:
             term: JSON = {"id": self.ids.next(), "district": self.district_id}
@@ -144,8 +170,12 @@ class _Gen:
             yield term
 
     def _course(self, i: int, spec: tuple[str, str, str]) -> JSON:
-        return {"id": self.ids.next(), "district": self.district_id, "name": spec[0],
-                "number": f"{spec[2]}-{100 + i}"}
+        return {
+            "id": self.ids.next(),
+            "district": self.district_id,
+            "name": spec[0],
+            "number": f"{spec[2]}-{100 + i}",
+        }
 
     def _district_admins(self) -> list[JSON]:
         count = 2 + self.n_schools // 25
@@ -154,12 +184,19 @@ class _Gen:
     def _school(self, s: int, terms: list[JSON], courses: list[JSON]) -> tuple[JSON, list[JSON], list[JSON]]:
         rng, people = self.rng, self.people
         school_id = self.ids.next()
-        kind = ("Elementary School", "Middle School", "High School")[0 if s % 20 < 11 else 1 if s % 20 < 16 else 2]
-        grades = {"Elementary School": N.ELEMENTARY_GRADES, "Middle School": N.MIDDLE_GRADES,
-                  "High School": N.HIGH_GRADES}[kind]
+        kind = ("Elementary School", "Middle School", "High School")[
+            0 if s % 20 < 11 else 1 if s % 20 < 16 else 2
+        ]
+        grades = {
+            "Elementary School": N.ELEMENTARY_GRADES,
+            "Middle School": N.MIDDLE_GRADES,
+            "High School": N.HIGH_GRADES,
+        }[kind]
         place = N.PLACE_PREFIXES[(s // len(N.PLACES)) % len(N.PLACE_PREFIXES)] + N.PLACES[s % len(N.PLACES)]
         city, state, zip3 = N.CITIES[(self.seed + s) % len(N.CITIES)]
-        number = f"{s + 1:02d}{'KMH'[('Elementary School', 'Middle School', 'High School').index(kind)]}{s:03d}"
+        number = (
+            f"{s + 1:02d}{'KMH'[('Elementary School', 'Middle School', 'High School').index(kind)]}{s:03d}"
+        )
         principal = people.person()
         ext: JSON = {"charter_school": "Y" if rng.random() < 0.1 else "N"}
         if rng.random() < 0.3:
@@ -168,28 +205,47 @@ class _Gen:
         # normalise emails, so a sync has to compare them case-insensitively.
         principal_email = principal.email.upper() if s % 7 == 3 else principal.email
         school: JSON = {
-            "id": school_id, "district": self.district_id, "name": f"{place} {kind}", "sis_id": number,
-            "school_number": number, "state_id": str(rng.randrange(10_000, 99_999)),
-            "nces_id": f"{rng.randrange(10**11, 10**12)}", "phone": f"(555) 555-{rng.randrange(1000, 9999)}",
+            "id": school_id,
+            "district": self.district_id,
+            "name": f"{place} {kind}",
+            "sis_id": number,
+            "school_number": number,
+            "state_id": str(rng.randrange(10_000, 99_999)),
+            "nces_id": f"{rng.randrange(10**11, 10**12)}",
+            "phone": f"(555) 555-{rng.randrange(1000, 9999)}",
             "low_grade": "PreKindergarten" if kind == "Elementary School" and s % 3 == 0 else grades[0],
             "high_grade": grades[-1],
-            "location": {"address": f"{rng.randrange(10, 999)} {rng.choice(N.STREETS)}", "city": city,
-                         "state": state, "zip": f"{zip3}{rng.randrange(10, 99)}"},
+            "location": {
+                "address": f"{rng.randrange(10, 999)} {rng.choice(N.STREETS)}",
+                "city": city,
+                "state": state,
+                "zip": f"{zip3}{rng.randrange(10, 99)}",
+            },
             "principal": {"name": f"{principal.first} {principal.last}", "email": principal_email},
-            **self.stamp(school_id), "ext": ext,
+            **self.stamp(school_id),
+            "ext": ext,
         }
         users = people.school_staff(self.ids, self.stamp, school_id, principal, s)
         teachers = people.school_teachers(self.ids, self.stamp, school_id, kind, grades)
         users.extend(teachers)
-        students = people.school_students(self.ids, self.stamp, school_id, grades,
-                                          rng.randint(*self.students_range))
+        students = people.school_students(
+            self.ids, self.stamp, school_id, grades, rng.randint(*self.students_range)
+        )
         users.extend(students)
         users.extend(people.school_contacts(self.ids, self.stamp, students))
         sections = self._sections(school_id, kind, grades, teachers, students, terms, courses)
         return school, users, sections
 
-    def _sections(self, school_id: str, kind: str, grades: tuple[str, ...], teachers: list[JSON],
-                  students: list[JSON], terms: list[JSON], courses: list[JSON]) -> list[JSON]:
+    def _sections(
+        self,
+        school_id: str,
+        kind: str,
+        grades: tuple[str, ...],
+        teachers: list[JSON],
+        students: list[JSON],
+        terms: list[JSON],
+        courses: list[JSON],
+    ) -> list[JSON]:
         rng = self.rng
         student_ids = [u["id"] for u in students]
         teacher_ids = [u["id"] for u in teachers]
@@ -201,16 +257,26 @@ class _Gen:
                 course = courses[23] if homeroom else rng.choice(courses)
                 period = "Homeroom" if homeroom else str(rng.randint(1, 8))
                 grade = grades[t_index % len(grades)]
-                co = [tid for tid in rng.sample(teacher_ids, min(2, len(teacher_ids))) if tid != teacher["id"]]
-                teachers_arr = [teacher["id"], *co[: rng.randint(1, 2)]] if rng.random() < 0.1 else [teacher["id"]]
+                co = [
+                    tid for tid in rng.sample(teacher_ids, min(2, len(teacher_ids))) if tid != teacher["id"]
+                ]
+                teachers_arr = (
+                    [teacher["id"], *co[: rng.randint(1, 2)]] if rng.random() < 0.1 else [teacher["id"]]
+                )
                 section_id = self.ids.next()
                 last = teacher["name"]["last"]
                 section: JSON = {
-                    "id": section_id, "district": self.district_id, "school": school_id,
-                    "name": f"{course['name']} - {last} - {period}", "sis_id": f"{section_id[-6:]}",
-                    "section_number": f"{t_index + 1}{k + 1:02d}", "period": period,
+                    "id": section_id,
+                    "district": self.district_id,
+                    "school": school_id,
+                    "name": f"{course['name']} - {last} - {period}",
+                    "sis_id": f"{section_id[-6:]}",
+                    "section_number": f"{t_index + 1}{k + 1:02d}",
+                    "period": period,
                     "subject": "homeroom/advisory" if homeroom else _subject_of(course["name"]),
-                    "grade": grade, "teacher": teacher["id"], "teachers": teachers_arr,
+                    "grade": grade,
+                    "teacher": teacher["id"],
+                    "teachers": teachers_arr,
                     "students": sorted(rng.sample(student_ids, min(len(student_ids), rng.randint(3, 8)))),
                     "term_id": None if rng.random() < 0.02 else rng.choice(dated_terms)["id"],
                     "course": course["id"],
@@ -245,8 +311,14 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def generate_district(seed: int, schools: int, *, index: int = 0, students_per_school: tuple[int, int] = (20, 40),
-                      sections_per_teacher: tuple[int, int] = (3, 5)) -> District:
+def generate_district(
+    seed: int,
+    schools: int,
+    *,
+    index: int = 0,
+    students_per_school: tuple[int, int] = (20, 40),
+    sections_per_teacher: tuple[int, int] = (3, 5),
+) -> District:
     """Build one district. Same ``(seed, schools, index)`` -> identical data (ids included).
 
     ``index`` distinguishes several districts served by one simulator (ids are unique across them).

@@ -49,9 +49,15 @@ class Faults:
                 self._rng.seed(int(self.seed))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
-                "error_statuses": list(self.error_statuses), "stall_rate": self.stall_rate,
-                "stall_seconds": self.stall_seconds, "seed": self.seed, "fail_next": list(self.fail_next)}
+        return {
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "error_statuses": list(self.error_statuses),
+            "stall_rate": self.stall_rate,
+            "stall_seconds": self.stall_seconds,
+            "seed": self.seed,
+            "fail_next": list(self.fail_next),
+        }
 
     def decide(self) -> FaultDecision:
         with self._lock:

@@ -54,7 +54,9 @@ def routes(state: SimulatorState) -> list[Route]:
         extra = {"state": q["state"]} if "state" in q else {}
         override = auth.pop_next_authorize() or {}
         if override.get("error"):
-            return RedirectResponse(_with_query(redirect_uri, {"error": str(override["error"]), **extra}), 302)
+            return RedirectResponse(
+                _with_query(redirect_uri, {"error": str(override["error"]), **extra}), 302
+            )
         district_id = q.get("district_id") or override.get("district_id") or next(iter(state.districts), None)
         store = state.districts.get(district_id or "")
         if store is None:
@@ -69,8 +71,9 @@ def routes(state: SimulatorState) -> list[Route]:
     async def exchange(request: Request) -> Response:
         creds = basic_credentials(request)
         if creds is None or not auth.check_client(*creds):
-            return json_response({"error": "invalid_client", "error_description": "Invalid client credentials"},
-                                 401)
+            return json_response(
+                {"error": "invalid_client", "error_description": "Invalid client credentials"}, 401
+            )
         raw = await request.body()
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
@@ -80,8 +83,13 @@ def routes(state: SimulatorState) -> list[Route]:
         else:
             body = dict(parse_qsl(raw.decode(), keep_blank_values=True))
         if body.get("grant_type") != "authorization_code":
-            return json_response({"error": "unsupported_grant_type",
-                                  "error_description": "grant_type must be authorization_code"}, 400)
+            return json_response(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be authorization_code",
+                },
+                400,
+            )
         token = auth.redeem_code(str(body.get("code", "")), body.get("redirect_uri"))
         if token is None:  # unknown, reused, expired or redirect_uri mismatch
             return json_response(INVALID_GRANT, 400)
@@ -90,12 +98,16 @@ def routes(state: SimulatorState) -> list[Route]:
     async def list_tokens(request: Request) -> Response:
         creds = basic_credentials(request)
         if creds is None or not auth.check_client(*creds):
-            return json_response({"error": "invalid_client", "error_description": "Invalid client credentials"},
-                                 401)
+            return json_response(
+                {"error": "invalid_client", "error_description": "Invalid client credentials"}, 401
+            )
         owner_type = request.query_params.get("owner_type", "district")
         district = request.query_params.get("district")
-        tokens = [] if owner_type != "district" else [
-            t.wire() for t in auth.district_tokens.values() if district in (None, "", t.district_id)]
+        tokens = (
+            []
+            if owner_type != "district"
+            else [t.wire() for t in auth.district_tokens.values() if district in (None, "", t.district_id)]
+        )
         qs = request.url.query
         self_uri = f"/oauth/tokens?{qs}" if qs else "/oauth/tokens"
         return json_response({"data": tokens, "links": [{"rel": "self", "uri": self_uri}]})
@@ -111,8 +123,9 @@ def routes(state: SimulatorState) -> list[Route]:
             scopes = list(USER_SCOPES)
         return json_response({"client_id": auth.client_id, "scopes": scopes})
 
-    return [Route("/oauth/authorize", authorize, methods=["GET"]),
-            Route("/oauth/tokens", exchange, methods=["POST"]),
-            Route("/oauth/tokens", list_tokens, methods=["GET"]),
-            Route("/oauth/tokeninfo", tokeninfo, methods=["GET"])]
-
+    return [
+        Route("/oauth/authorize", authorize, methods=["GET"]),
+        Route("/oauth/tokens", exchange, methods=["POST"]),
+        Route("/oauth/tokens", list_tokens, methods=["GET"]),
+        Route("/oauth/tokeninfo", tokeninfo, methods=["GET"]),
+    ]

@@ -17,12 +17,18 @@ class RateDecision:
     reset: int  # unix epoch seconds when the window resets
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset), "X-RateLimit-Bucket": "bearer"}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+            "X-RateLimit-Bucket": "bearer",
+        }
 
 
 class RateLimiter:
-    def __init__(self, limit: int = 1200, window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, limit: int = 1200, window: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock

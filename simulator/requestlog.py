@@ -20,12 +20,18 @@ class RequestLog:
     def add(self, method: str, path: str, query_string: str, token: str | None, status: int) -> None:
         with self._lock:
             self._seq += 1
-            self._entries.append({
-                "seq": self._seq, "time": self._clock(), "method": method, "path": path,
-                # Pairs, not a dict: repeated params (record_type=users&record_type=sections) must survive.
-                "query": [list(pair) for pair in parse_qsl(query_string, keep_blank_values=True)],
-                "token": token, "status": status,
-            })
+            self._entries.append(
+                {
+                    "seq": self._seq,
+                    "time": self._clock(),
+                    "method": method,
+                    "path": path,
+                    # Pairs, not a dict: repeated params (record_type=a&record_type=b) must survive.
+                    "query": [list(pair) for pair in parse_qsl(query_string, keep_blank_values=True)],
+                    "token": token,
+                    "status": status,
+                }
+            )
             if len(self._entries) > self._max:
                 del self._entries[: len(self._entries) - self._max]
 

@@ -42,11 +42,17 @@ class SimulatorState:
         self.config = config = config or SimulatorConfig()
         self.clock = clock
         self.districts: dict[str, DistrictStore] = {}
-        self.auth = TokenRegistry(config.client_id, config.client_secret, clock=clock, code_ttl=config.code_ttl)
+        self.auth = TokenRegistry(
+            config.client_id, config.client_secret, clock=clock, code_ttl=config.code_ttl
+        )
         self.limiter = RateLimiter(config.rate_limit, config.rate_window, clock=clock)
-        self.faults = Faults(latency_ms=config.latency_ms, error_rate=config.error_rate,
-                             stall_rate=config.stall_rate, stall_seconds=config.stall_seconds,
-                             seed=config.fault_seed)
+        self.faults = Faults(
+            latency_ms=config.latency_ms,
+            error_rate=config.error_rate,
+            stall_rate=config.stall_rate,
+            stall_seconds=config.stall_seconds,
+            seed=config.fault_seed,
+        )
         self.log = RequestLog(clock)
         self.webhook = WebhookPusher()
         for index in range(config.districts):
@@ -74,12 +80,26 @@ class SimulatorState:
         return token.access_token if token else None
 
     def describe(self) -> list[dict[str, Any]]:
-        return [{"id": d.id, "name": d.district.get("name"), "token": self.token_of(d.id),
-                 "connected": self.token_of(d.id) is not None, "events_enabled": d.events_enabled,
-                 "latest_event_id": d.latest_event_id(), "counts": d.counts()}
-                for d in self.districts.values()]
+        return [
+            {
+                "id": d.id,
+                "name": d.district.get("name"),
+                "token": self.token_of(d.id),
+                "connected": self.token_of(d.id) is not None,
+                "events_enabled": d.events_enabled,
+                "latest_event_id": d.latest_event_id(),
+                "counts": d.counts(),
+            }
+            for d in self.districts.values()
+        ]
 
     def ready_info(self, base_url: str) -> dict[str, Any]:
-        return {"base_url": base_url, "client_id": self.auth.client_id, "client_secret": self.auth.client_secret,
-                "districts": [{"id": d.id, "token": self.token_of(d.id), "name": d.district.get("name")}
-                              for d in self.districts.values()]}
+        return {
+            "base_url": base_url,
+            "client_id": self.auth.client_id,
+            "client_secret": self.auth.client_secret,
+            "districts": [
+                {"id": d.id, "token": self.token_of(d.id), "name": d.district.get("name")}
+                for d in self.districts.values()
+            ],
+        }

@@ -59,12 +59,16 @@ def _schools_of(record_type: str, obj: JSON) -> frozenset[str]:
 class DistrictStore:
     """Objects per resource in ascending id order + the district's events feed (oldest first)."""
 
-    def __init__(self, data: District, clock: Callable[[], float] = time.time, initial_event: bool = True) -> None:
+    def __init__(
+        self, data: District, clock: Callable[[], float] = time.time, initial_event: bool = True
+    ) -> None:
         self.clock = clock
         self.id = data.id
         self.seed, self.index = data.seed, data.index
         self.district: JSON = data.district
-        self.collections: dict[str, Collection] = {r: Collection(r, role_index=(r == "users")) for r in RESOURCES}
+        self.collections: dict[str, Collection] = {
+            r: Collection(r, role_index=(r == "users")) for r in RESOURCES
+        }
         for name in RESOURCES:
             self.collections[name].load(getattr(data, name))
         self.ids = LiveIds(machine_part("live", data.seed, data.index), clock)
@@ -100,17 +104,29 @@ class DistrictStore:
     def snapshot_json(self) -> bytes:
         """All current objects as one JSON document, assembled from the stored bytes."""
         users = self.collections["users"]
-        by_role = b"{" + b",".join(
-            dumps(role) + b":" + users.json_array(users.id_list(role)) for role in ROLES) + b"}"
+        by_role = (
+            b"{"
+            + b",".join(dumps(role) + b":" + users.json_array(users.id_list(role)) for role in ROLES)
+            + b"}"
+        )
         parts = [b'"district":' + dumps(self.district), b'"users_by_role":' + by_role]
         parts += [dumps(name) + b":" + coll.json_array() for name, coll in self.collections.items()]
         return b"{" + b",".join(parts) + b"}"
 
-    def event_page(self, limit: int, starting_after: str | None, ending_before: str | None,
-                   record_types: set[str] | None, school: str | None) -> tuple[list[Event], bool, bool]:
+    def event_page(
+        self,
+        limit: int,
+        starting_after: str | None,
+        ending_before: str | None,
+        record_types: set[str] | None,
+        school: str | None,
+    ) -> tuple[list[Event], bool, bool]:
         """Matching events, ascending; plus whether matching events exist after / before the page."""
+
         def ok(ev: Event) -> bool:
-            return (not record_types or ev.record_type in record_types) and (not school or school in ev.schools)
+            return (not record_types or ev.record_type in record_types) and (
+                not school or school in ev.schools
+            )
 
         events = self.events
         if ending_before is not None:
@@ -149,8 +165,14 @@ class DistrictStore:
             # Recorded wire format (not the spec): previous_attributes sits next to "object" inside "data".
             payload["previous_attributes"] = prev
         event_id = self.ids.next()
-        body = {"id": event_id, "type": f"{record_type}.{kind}", "created": now_iso(self.clock), "data": payload}
-        event = Event(event_id, body["type"], record_type, dumps(body), _schools_of(record_type, obj))
+        event_type = f"{record_type}.{kind}"
+        body = {
+            "id": event_id,
+            "type": event_type,
+            "created": now_iso(self.clock),
+            "data": payload,
+        }
+        event = Event(event_id, event_type, record_type, dumps(body), _schools_of(record_type, obj))
         self.events.append(event)
         self.event_ids.append(event_id)
         for listener in list(self.listeners):
@@ -186,9 +208,10 @@ class DistrictStore:
             coll.put(obj)
             return obj, self._record("created", resource, obj, None)
 
-    def update(self, resource: str, obj_id: str, changes: JSON,
-               unset: list[str] | None = None) -> tuple[JSON, Event | None]:
-        """Deep-merge ``changes`` (and drop ``unset`` dotted paths); records ``.updated`` if anything changed."""
+    def update(
+        self, resource: str, obj_id: str, changes: JSON, unset: list[str] | None = None
+    ) -> tuple[JSON, Event | None]:
+        """Deep-merge ``changes``, drop ``unset`` dotted paths; records ``.updated`` if anything changed."""
         self._check(resource)
         with self.lock:
             old = self.get(resource, obj_id)
@@ -219,8 +242,14 @@ class DistrictStore:
             self.collections[resource].remove(obj_id)
             return old, self._record("deleted", resource, old, None)
 
-    def expire_events(self, *, all_events: bool = False, count: int | None = None,
-                      keep_last: int | None = None, before_id: str | None = None) -> int:
+    def expire_events(
+        self,
+        *,
+        all_events: bool = False,
+        count: int | None = None,
+        keep_last: int | None = None,
+        before_id: str | None = None,
+    ) -> int:
         """Drop the oldest events, as Clever does after 30 days. Returns how many were removed."""
         with self.lock:
             n = len(self.events)

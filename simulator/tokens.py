@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.ids import make_id, machine_part
+from simulator.ids import machine_part, make_id
 
-DISTRICT_SCOPES: tuple[str, ...] = ("read:district_admins_basic", "read:school_admins_basic",
-                                    "read:teachers_basic", "read:students_basic", "read:sections",
-                                    "read:user_id")
+DISTRICT_SCOPES: tuple[str, ...] = (
+    "read:district_admins_basic",
+    "read:school_admins_basic",
+    "read:teachers_basic",
+    "read:students_basic",
+    "read:sections",
+    "read:user_id",
+)
 USER_SCOPES: tuple[str, ...] = ("read:user_id", "read:sis")
 
 
@@ -29,8 +34,13 @@ class DistrictToken:
 
     def wire(self) -> dict[str, Any]:
         """Shape of one item of ``GET /oauth/tokens`` (recorded wire format)."""
-        return {"id": self.id, "created": self.created, "owner": {"type": "district", "id": self.district_id},
-                "access_token": self.access_token, "scopes": list(self.scopes)}
+        return {
+            "id": self.id,
+            "created": self.created,
+            "owner": {"type": "district", "id": self.district_id},
+            "access_token": self.access_token,
+            "scopes": list(self.scopes),
+        }
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class TokenRegistry:
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def issue_district_token(self, district_id: str, seed: object) -> DistrictToken:
-        """(Re)issue the district's token; deterministic per (seed, district, generation). Old one stops working."""
+        """(Re)issue the district's token, deterministic per (seed, district, generation); old one dies."""
         with self._lock:
             gen = self._generation.get(district_id, 0) + 1
             self._generation[district_id] = gen
@@ -78,8 +88,12 @@ class TokenRegistry:
             if old is not None:
                 self._principals.pop(old.access_token, None)
             value = hashlib.sha1(f"token|{seed}|{district_id}|{gen}".encode()).hexdigest()
-            token = DistrictToken(make_id(int(self.clock()), machine_part("token", district_id), gen),
-                                  district_id, value, self._now_iso())
+            token = DistrictToken(
+                make_id(int(self.clock()), machine_part("token", district_id), gen),
+                district_id,
+                value,
+                self._now_iso(),
+            )
             self.district_tokens[district_id] = token
             self._principals[value] = Principal("district", district_id)
             return token
@@ -97,17 +111,19 @@ class TokenRegistry:
 
     def check_client(self, client_id: str, client_secret: str) -> bool:
         return secrets.compare_digest(client_id, self.client_id) and secrets.compare_digest(
-            client_secret, self.client_secret)
+            client_secret, self.client_secret
+        )
 
     def new_code(self, district_id: str, user_id: str, redirect_uri: str) -> str:
         code = secrets.token_hex(10)
         with self._lock:
-            self.codes[code] = AuthCode(self.client_id, redirect_uri, district_id, user_id,
-                                        self.clock() + self.code_ttl)
+            self.codes[code] = AuthCode(
+                self.client_id, redirect_uri, district_id, user_id, self.clock() + self.code_ttl
+            )
         return code
 
     def redeem_code(self, code: str, redirect_uri: str | None) -> str | None:
-        """Single-use exchange of a fresh code for a user token; None if unknown, used, expired or mismatched."""
+        """Single-use code -> user token; None if unknown, used, expired or redirect_uri mismatched."""
         with self._lock:
             record = self.codes.get(code)
             if record is None or record.used or self.clock() > record.expires_at:

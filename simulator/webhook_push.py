@@ -86,15 +86,25 @@ class WebhookPusher:
                     return
                 self._deliver(client, *item)
 
-    def _deliver(self, client: httpx.Client, target: WebhookTarget, district_id: str, event_id: str,
-                 blob: bytes) -> None:
+    def _deliver(
+        self, client: httpx.Client, target: WebhookTarget, district_id: str, event_id: str, blob: bytes
+    ) -> None:
         body = event_body(district_id, blob)
-        record: dict[str, Any] = {"event_id": event_id, "district_id": district_id, "url": target.url,
-                                  "attempts": 0, "status": None, "ok": False, "error": None}
+        record: dict[str, Any] = {
+            "event_id": event_id,
+            "district_id": district_id,
+            "url": target.url,
+            "attempts": 0,
+            "status": None,
+            "ok": False,
+            "error": None,
+        }
         for attempt in range(1, self._retries + 1):
             record["attempts"] = attempt
-            headers = {"Content-Type": "application/json",
-                       SIGNATURE_HEADER: sign(target.secret, body, int(time.time()))}
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(target.secret, body, int(time.time())),
+            }
             try:
                 response = client.post(target.url, content=body, headers=headers)
                 record["status"], record["error"] = response.status_code, None

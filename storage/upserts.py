@@ -126,6 +126,10 @@ def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iter
         query = select(*columns).where(
             table.c.district_id == district_id, table.c.clever_id.in_(ids[start : start + 5_000])
         )
+        if conn.dialect.name == "postgresql":
+            # Lock what we compare against: a concurrent writer cannot slip in between the
+            # comparison and the write (SQLite serializes writers anyway).
+            query = query.with_for_update()
         found.update({r.clever_id: r._mapping for r in conn.execute(query)})
     return found
 

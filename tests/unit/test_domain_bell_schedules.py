@@ -93,7 +93,8 @@ def test_invalid_school_entry_does_not_fall_back_to_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ext", "field"), [(None, "bells"), ({}, "bells"), ({"bells": {"*": SCHEDULE}}, None), ({"x": {}}, "bells")]
+    ("ext", "field"),
+    [(None, "bells"), ({}, "bells"), ({"bells": {"*": SCHEDULE}}, None), ({"x": {}}, "bells")],
 )
 def test_no_field_or_no_ext_gives_none(ext: Any, field: str | None) -> None:
     assert schedule_from_ext(ext, field, "s1") is None

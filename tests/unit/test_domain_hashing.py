@@ -62,13 +62,17 @@ def test_hash_is_the_same_in_another_process() -> None:
         "print(content_hash(Course('c1', 'Algebra I', '101')))"
     )
     env_hash_seed = {"PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env_hash_seed)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env_hash_seed
+    )
     assert out.stdout.strip() == content_hash(Course("c1", "Algebra I", "101"))
 
 
 def test_canonical_form() -> None:
     text = canonical_json(Term("t1", "S1", None, "2012-12-01"))
-    assert text == '{"__type__":"Term","clever_id":"t1","end_date":"2012-12-01","name":"S1","start_date":null}'
+    assert (
+        text == '{"__type__":"Term","clever_id":"t1","end_date":"2012-12-01","name":"S1","start_date":null}'
+    )
     staff = canonical_json(STAFF)
     assert '"synced_role":"CONTRIBUTOR"' in staff and '"clever_roles":["staff","teacher"]' in staff
     assert "José" in staff
@@ -107,7 +111,9 @@ def _every_field_change(entity: Any) -> list[Any]:
     return changed
 
 
-@pytest.mark.parametrize("entity", [TENANT, STAFF, CLASSROOM, Term("t", "S1", "a", "b"), Course("c", "n", "1")])
+@pytest.mark.parametrize(
+    "entity", [TENANT, STAFF, CLASSROOM, Term("t", "S1", "a", "b"), Course("c", "n", "1")]
+)
 def test_any_field_change_changes_the_hash(entity: Any) -> None:
     hashes = {content_hash(entity)} | {content_hash(e) for e in _every_field_change(entity)}
     assert len(hashes) == len(dataclasses.fields(entity)) + 1
@@ -151,4 +157,6 @@ def test_hash_ignores_dict_key_order(ext: dict[str, Any]) -> None:
 @given(st.dictionaries(st.text(max_size=6), json_values, max_size=6), st.text(min_size=1, max_size=6))
 def test_hash_sees_a_new_ext_key(ext: dict[str, Any], key: str) -> None:
     changed = {**ext, key: "changed-marker"} if ext.get(key) != "changed-marker" else {**ext, key: "other"}
-    assert content_hash(dataclasses.replace(TENANT, ext=ext)) != content_hash(dataclasses.replace(TENANT, ext=changed))
+    assert content_hash(dataclasses.replace(TENANT, ext=ext)) != content_hash(
+        dataclasses.replace(TENANT, ext=changed)
+    )

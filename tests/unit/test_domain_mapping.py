@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from domain.entities import Role, RoleRule, Term, TenantKind
+from domain.entities import Role, RoleRule, TenantKind, Term
 from domain.mapping import (
     InvalidObject,
     is_person_we_keep,
@@ -23,7 +23,12 @@ SCHOOL = "58da8c58155b940248000007"
 
 
 def test_map_district() -> None:
-    obj = {"id": DISTRICT, "name": "#DEMO ISD", "state": "running", "ext": {"bells": {"*": []}}}
+    obj: dict[str, Any] = {
+        "id": DISTRICT,
+        "name": "#DEMO ISD",
+        "state": "running",
+        "ext": {"bells": {"*": []}},
+    }
     tenant = map_district(obj)
     assert (tenant.clever_id, tenant.kind, tenant.parent_clever_id, tenant.name) == (
         DISTRICT,
@@ -53,7 +58,11 @@ def test_map_school_full() -> None:
     assert school.kind is TenantKind.SCHOOL
     assert school.parent_clever_id == DISTRICT
     assert (school.principal_name, school.principal_email) == ("Cecilia Roderick", "ceciliar@mailinator.com")
-    assert (school.low_grade, school.high_grade, school.phone) == ("TransitionalKindergarten", "5", "(718) 555-4567")
+    assert (school.low_grade, school.high_grade, school.phone) == (
+        "TransitionalKindergarten",
+        "5",
+        "(718) 555-4567",
+    )
     assert (school.sis_id, school.school_number, school.ext) == ("13K123", "13K123", {"charter_school": "N"})
 
 
@@ -136,7 +145,9 @@ def test_map_section_never_reads_students() -> None:
         ("", ["", "t1"], ("t1",)),
     ],
 )
-def test_section_teacher_fallbacks(teacher: str | None, teachers: list[str] | None, expected: tuple[str, ...]) -> None:
+def test_section_teacher_fallbacks(
+    teacher: str | None, teachers: list[str] | None, expected: tuple[str, ...]
+) -> None:
     assert map_section({"id": "x", "teacher": teacher, "teachers": teachers}).teacher_clever_ids == expected
 
 
@@ -184,7 +195,10 @@ def test_map_user_passes_principals_and_rules() -> None:
     obj = multi_role_user()
     del obj["roles"]["district_admin"]
     staff = map_user(obj, {"robin_plant@example.org": ("s9",)})
-    assert staff is not None and (staff.synced_role, staff.role_school_clever_ids) == (Role.SCHOOL_ADMIN, ("s9",))
+    assert staff is not None and (staff.synced_role, staff.role_school_clever_ids) == (
+        Role.SCHOOL_ADMIN,
+        ("s9",),
+    )
     ruled = map_user(obj, {}, (RoleRule("chair", Role.RESTRICTED_VIEWER),))
     assert ruled is not None and ruled.synced_role is Role.RESTRICTED_VIEWER
 
@@ -192,7 +206,12 @@ def test_map_user_passes_principals_and_rules() -> None:
 def test_map_user_minimal_staff() -> None:
     staff = map_user({"id": "u1", "name": {"first": "José", "last": "Núñez"}, "roles": {"staff": {}}}, {})
     assert staff is not None
-    assert (staff.first_name, staff.last_name, staff.middle_name, staff.email) == ("José", "Núñez", None, None)
+    assert (staff.first_name, staff.last_name, staff.middle_name, staff.email) == (
+        "José",
+        "Núñez",
+        None,
+        None,
+    )
     assert (staff.titles, staff.school_clever_ids, staff.staff_permissions) == ((), (), ())
     assert staff.synced_role is Role.CONTRIBUTOR
 
@@ -230,5 +249,8 @@ def test_term_natural_key() -> None:
     assert term_natural_key(Term("a", "S1", None, None)) == ("S1", None, None)
     assert term_natural_key(Term("a", None, None, None)) is None
     assert term_natural_key(Term("a", "", "", "")) is None
-    churned_old, churned_new = Term("old", "S2", "2012-12-02", "2013-06-01"), Term("new", "S2", "2012-12-02", "2013-06-01")
+    churned_old, churned_new = (
+        Term("old", "S2", "2012-12-02", "2013-06-01"),
+        Term("new", "S2", "2012-12-02", "2013-06-01"),
+    )
     assert term_natural_key(churned_old) == term_natural_key(churned_new)

@@ -56,7 +56,9 @@ def test_district_admin_beats_every_other_role_and_title() -> None:
     assert resolve_role(obj, {"pat@example.org": (S1,)}, ())[0] is Role.DISTRICT_ADMIN
 
 
-@pytest.mark.parametrize("title", ["District Administrator", "Assistant district administrator", "DISTRICT-ADMINISTRATOR"])
+@pytest.mark.parametrize(
+    "title", ["District Administrator", "Assistant district administrator", "DISTRICT-ADMINISTRATOR"]
+)
 def test_district_administrator_title_is_district_admin(title: str) -> None:
     role, reason, schools = resolve_role(user(staff=staff(title)), NO_PRINCIPALS, ())
     assert role is Role.DISTRICT_ADMIN
@@ -86,7 +88,13 @@ def test_principal_titles_are_school_admin_for_the_users_schools(title: str) -> 
 
 @pytest.mark.parametrize(
     "title",
-    ["Principal's Secretary", "Principal’s Secretary", "Principals Council Liaison", "Principalship Coordinator"],
+    [
+        "Principal's Secretary",
+        "Principal\u2019s Secretary",
+        "Principals Council Liaison",
+        "Principalship Coordinator",
+        "District Administrator's Assistant",
+    ],
 )
 def test_words_that_only_contain_principal_are_not_school_admin(title: str) -> None:
     role, _, schools = resolve_role(user(staff=staff(title)), NO_PRINCIPALS, ())
@@ -155,13 +163,16 @@ def test_staff_with_empty_or_missing_title_is_contributor(title: str | None) -> 
     assert "no title" in reason
 
 
-@pytest.mark.parametrize("title", ["Substitute Teacher", "Teacher's Aide", "Support Staff", "Co-Teacher", "STAFF"])
+@pytest.mark.parametrize(
+    "title", ["Substitute Teacher", "Teacher's Aide", "Support Staff", "Co-Teacher", "STAFF"]
+)
 def test_staff_title_saying_teacher_or_staff_is_contributor(title: str) -> None:
     assert resolve_role(user(staff=staff(title)), NO_PRINCIPALS, ())[0] is Role.CONTRIBUTOR
 
 
 @pytest.mark.parametrize(
-    "title", ["Math Specialist", "Counselor", "Literacy Specialist", "Staffing Coordinator", "Directrice d'école"]
+    "title",
+    ["Math Specialist", "Counselor", "Literacy Specialist", "Staffing Coordinator", "Directrice d'école"],
 )
 def test_other_staff_titles_are_restricted_viewer(title: str) -> None:
     role, reason, schools = resolve_role(user(staff=staff(title)), NO_PRINCIPALS, ())
@@ -194,7 +205,9 @@ def test_district_rule_comes_before_defaults_with_reason() -> None:
 
 def test_district_rule_can_demote_a_principal_title() -> None:
     rules = (RoleRule(pattern=r"^principal clerk$", role=Role.RESTRICTED_VIEWER),)
-    assert resolve_role(user(staff=staff("Principal Clerk")), NO_PRINCIPALS, rules)[0] is Role.RESTRICTED_VIEWER
+    assert (
+        resolve_role(user(staff=staff("Principal Clerk")), NO_PRINCIPALS, rules)[0] is Role.RESTRICTED_VIEWER
+    )
 
 
 def test_district_rule_beats_clever_district_admin_role() -> None:
@@ -232,19 +245,24 @@ def test_district_school_admin_rule_without_schools_falls_through() -> None:
 
 def test_district_admin_rule_has_no_school_scope() -> None:
     rules = (RoleRule(pattern="superintendent", role=Role.DISTRICT_ADMIN),)
-    assert resolve_role(user(staff=staff("Superintendent")), NO_PRINCIPALS, rules)[::2] == (Role.DISTRICT_ADMIN, ())
+    assert resolve_role(user(staff=staff("Superintendent")), NO_PRINCIPALS, rules)[::2] == (
+        Role.DISTRICT_ADMIN,
+        (),
+    )
 
 
 def test_invalid_rule_never_matches_and_is_reported() -> None:
     bad = RoleRule(pattern="(unclosed", role=Role.DISTRICT_ADMIN)
     good = RoleRule(pattern="coach", role=Role.CONTRIBUTOR)
-    assert resolve_role(user(staff=staff("(unclosed coach")), NO_PRINCIPALS, (bad, good))[0] is Role.CONTRIBUTOR
+    assert (
+        resolve_role(user(staff=staff("(unclosed coach")), NO_PRINCIPALS, (bad, good))[0] is Role.CONTRIBUTOR
+    )
     assert invalid_rules([bad, good]) == [bad]
 
 
 def test_rules_match_accented_titles() -> None:
     rules = (RoleRule(pattern="directrice", role=Role.SCHOOL_ADMIN),)
-    obj = user(staff=staff("DIRECTRICE d’École"))
+    obj = user(staff=staff("DIRECTRICE d\u2019École"))
     assert resolve_role(obj, NO_PRINCIPALS, rules)[0] is Role.SCHOOL_ADMIN
 
 

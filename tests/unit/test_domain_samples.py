@@ -68,7 +68,7 @@ def test_terms_keep_duplicate_names_apart() -> None:
 
 def test_sections_map_without_students() -> None:
     raw = objects("sections")
-    assert len(raw) == 100 and all(o.get("students") for o in raw[:1])
+    assert len(raw) == 100 and any(o.get("students") for o in raw)
     student_ids = {s for o in raw for s in o.get("students", [])}
     for obj in raw:
         room = map_section(obj)

@@ -1,0 +1,110 @@
+"""Apply one Clever event (pushed to the webhook or polled) exactly once, in order per entity.
+
+The event id is both the idempotency key and the source position: an older event never
+overwrites a newer state, a delete leaves a tombstone, and a full-sync page fetched before
+the delete cannot bring the entity back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, select
+
+from domain.entities import EntityType
+from domain.events import CleverEvent, is_noise, is_private, parse_event
+from rostersync.runtime import Runtime
+from services.finish_run import refresh_clever_schedules
+from services.mapping_for_apply import map_items, role_rules
+from storage import connections, idempotency
+from storage.tables import SYNCED_TABLES, tenants
+from storage.upserts import upsert_entities
+
+log = structlog.get_logger(__name__)
+
+ENTITY_OF_RESOURCE: dict[str, EntityType] = {
+    "districts": EntityType.TENANT,
+    "schools": EntityType.TENANT,
+    "terms": EntityType.TERM,
+    "courses": EntityType.COURSE,
+    "sections": EntityType.CLASSROOM,
+    "users": EntityType.STAFF,
+}
+
+
+def district_of(event: CleverEvent) -> str | None:
+    if event.resource == "districts":
+        return event.object_id
+    district = event.object.get("district")
+    return str(district) if district else None
+
+
+def principals_from_db(conn: Connection, district_id: str) -> dict[str, list[str]]:
+    query = select(tenants.c.principal_email, tenants.c.clever_id).where(
+        tenants.c.district_id == district_id,
+        tenants.c.kind == "school",
+        tenants.c.active.is_(True),
+        tenants.c.principal_email.is_not(None),
+    )
+    index: dict[str, list[str]] = {}
+    for email, school_id in conn.execute(query):
+        index.setdefault(email.strip().lower(), []).append(school_id)
+    return index
+
+
+def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
+    """Returns what happened: applied, duplicate, noise, private, unknown_district, disconnected,
+    unsupported. Malformed events raise InvalidEvent (the message is dead-lettered)."""
+    event = parse_event(raw)
+    if is_private(event):
+        return "private"
+    entity_type = ENTITY_OF_RESOURCE.get(event.resource)
+    if entity_type is None:
+        return "unsupported"
+    district_id = district_of(event)
+    with rt.engine.begin() as conn:
+        district = connections.get_district(conn, district_id) if district_id else None
+        if district is None:
+            log.info("event.unknown_district", event_id=event.id)
+            return "unknown_district"
+        if district["status"] in ("disconnected", "connecting"):
+            log.info("event.dropped_disconnected", event_id=event.id, district_id=district_id)
+            return "disconnected"
+        if not idempotency.claim(conn, f"event:{event.id}", district_id=district["id"], kind="event"):
+            return "duplicate"
+        options = district["options"] or {}
+        field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
+        if is_noise(event, field_name):
+            return "noise"
+        principals = principals_from_db(conn, district["id"]) if entity_type == EntityType.STAFF else {}
+        entities = map_items(
+            f"{event.resource}:event", [event.object], principals=principals, rules=role_rules(options)
+        )
+        outcome = upsert_entities(
+            conn,
+            SYNCED_TABLES[entity_type.value],
+            district["id"],
+            entities,
+            event.id.lower(),
+            deleted=event.action == "deleted",
+        )
+        if outcome.written_ids and _touches_schedules(event, field_name):
+            refresh_clever_schedules(rt, conn, district["id"])
+    log.info(
+        "event.applied",
+        event_id=event.id,
+        type=event.type,
+        source=source,
+        **{k: v for k, v in outcome.as_counters().items() if v},
+    )
+    return "applied"
+
+
+def _touches_schedules(event: CleverEvent, field_name: str | None) -> bool:
+    if event.resource == "sections":
+        return event.action != "updated" or "period" in event.previous_attributes
+    if event.resource == "districts":
+        return "ext" in event.previous_attributes
+    return event.resource == "schools" and event.action != "updated"
