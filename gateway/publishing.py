@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dramatiq.errors import DramatiqError
 import pika.exceptions
 import structlog
+from dramatiq.errors import DramatiqError
 from starlette.concurrency import run_in_threadpool
 
 from gateway.errors import unavailable

@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=8)
 
+    scheduler = sub.add_parser("scheduler", help="enqueue nightly reconciles and event polls")
+    scheduler.add_argument("--tick", type=float, default=15.0, help="seconds between passes")
+    scheduler.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    purge = sub.add_parser("purge", help="disconnect a district and delete all its Clever-sourced data")
+    purge.add_argument("district")
+
     sim = sub.add_parser("simulator", help="run the Clever simulator on its own")
     from simulator.cli import add_arguments as add_simulator_arguments
 

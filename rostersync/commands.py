@@ -75,3 +75,22 @@ def cmd_keys(args: argparse.Namespace) -> int:
     count = rotate_tokens(runtime())
     print(f"re-encrypted {count} token(s)")
     return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from rostersync.bootstrap import ensure_broker
+    from rostersync.processes import run_scheduler
+
+    _logging()
+    ensure_broker()
+    return run_scheduler(runtime(), tick_seconds=args.tick, once=args.once)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from services.lifecycle import purge_district
+
+    _logging()
+    counts = purge_district(runtime(), args.district, actor="cli")
+    for table, count in sorted(counts.items()):
+        print(f"{table:20} {count}")
+    return 0

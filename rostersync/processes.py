@@ -18,8 +18,8 @@ log = structlog.get_logger(__name__)
 
 def serve_gateway(rt: Runtime, host: str, port: int) -> int:
     import uvicorn
-    from gateway.app import build_app
 
+    from gateway.app import build_app
     from rostersync.bootstrap import ensure_broker
     from rostersync.embedded import EmbeddedWorker
 
@@ -67,3 +67,35 @@ def _queue(kind: str) -> str:
     if lane and lane not in queues.dedicated_lanes():
         raise SystemExit(f"lane {lane!r} is not in DEDICATED_LANES")
     return queues.queue_name(base, queues.validate_lane(lane) if lane else None)
+
+
+def run_scheduler(rt: Runtime, *, tick_seconds: float, once: bool) -> int:
+    import os
+    import signal
+    import socket
+    import threading
+
+    from services.scheduler import tick
+
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    scheduler_id = f"{socket.gethostname()}:{os.getpid()}"
+    log.info(
+        "scheduler.starting",
+        scheduler_id=scheduler_id,
+        tick_seconds=tick_seconds,
+        **rt.settings.describe_backends(),
+    )
+    while not stopping.is_set():
+        try:
+            enqueued = tick(rt, scheduler_id=scheduler_id)
+            if any(enqueued.values()):
+                log.info("scheduler.enqueued", **enqueued)
+        except Exception:  # a database or broker hiccup must not end the scheduler
+            log.exception("scheduler.tick_failed")
+        if once:
+            break
+        stopping.wait(tick_seconds)
+    log.info("scheduler.stopped")
+    return 0

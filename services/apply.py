@@ -59,6 +59,8 @@ def apply_page(
             if entity_type == "term":
                 adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
             outcome = upsert_entities(conn, table, district_id, entities, position)
+            if resource == "districts" and entities and outcome.written_ids:
+                connections.update_district(conn, district_id, name=getattr(entities[0], "name", None))
             record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
             outcome_counters = outcome.as_counters()
             conn.execute(

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from starlette.testclient import TestClient
+import uvicorn
 
 from simulator.app import build_app
 from simulator.cli import READY_PREFIX
@@ -336,14 +336,39 @@ class FakeClock:
         self.now += seconds
 
 
+@contextmanager
+def serve_in_thread(state: SimulatorState, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``state`` with uvicorn on a free port in a background thread; yields the base URL."""
+    sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see cli.run: avoids 40 ms Nagle stalls
+    sock.bind((host, 0))
+    sock.listen(128)
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(state), log_level="warning", access_log=False, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="simulator", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        state.webhook.stop()
+
+
+@contextmanager
 def in_process_simulator(
     schools: int = 2, districts: int = 1, seed: int = 1, clock: FakeClock | None = None, **config: Any
-) -> tuple[TestClient, SimulatorState]:
-    """The simulator app behind a Starlette ``TestClient`` (no sockets, no subprocess).
+) -> Iterator[tuple[httpx.Client, SimulatorState]]:
+    """The simulator served from a thread of this process; yields ``(client, state)``.
 
-    ``config`` takes any :class:`SimulatorConfig` field (``rate_limit``, ``error_rate``, ``code_ttl``...).
+    ``client`` is an ``httpx.Client`` bound to the server's base URL (no redirects followed); ``state`` is
+    the live :class:`SimulatorState` for direct inspection. ``config`` takes any :class:`SimulatorConfig`
+    field (``rate_limit``, ``error_rate``, ``code_ttl``...).
     """
     state = SimulatorState(
         SimulatorConfig(seed=seed, schools=schools, districts=districts, **config), clock=clock or time.time
     )
-    return TestClient(build_app(state), follow_redirects=False), state
+    with serve_in_thread(state) as base_url, httpx.Client(base_url=base_url, timeout=60.0) as client:
+        yield client, state

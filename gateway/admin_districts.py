@@ -1,0 +1,125 @@
+"""Admin API: districts (list, detail, options), their runs, and starting a sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import query_params
+from gateway.admin_auth import admin_actor, require_admin
+from gateway.body import read_json, read_json_object
+from gateway.district_options import InvalidOptions, merged_options, parse_changes
+from gateway.errors import ApiError, invalid, not_found, unavailable
+from gateway.publishing import PUBLISH_ERRORS
+from gateway.serializers import district_json, run_json
+from rostersync.runtime import Runtime
+from services.sync_requests import SyncRefused, request_sync
+from storage import connections, read_models, runs
+
+log = structlog.get_logger(__name__)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    admin = require_admin(rt.settings.admin_tokens)
+    body_limit = rt.settings.webhook_max_body_bytes
+
+    @admin
+    async def list_all(request: Request) -> Response:
+        return JSONResponse({"items": await run_in_threadpool(_list_districts, rt)})
+
+    @admin
+    async def detail(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(_district, rt, request.path_params["district_id"]))
+
+    @admin
+    async def patch(request: Request) -> Response:
+        body = await read_json_object(request, body_limit)
+        try:
+            changes = parse_changes(body)
+        except InvalidOptions as exc:
+            raise invalid(str(exc)) from None
+        district_id = request.path_params["district_id"]
+
+        def save() -> dict[str, Any]:
+            with rt.engine.begin() as conn:
+                district = connections.get_district(conn, district_id, for_update=True)
+                if district is None:
+                    raise not_found("district")
+                values: dict[str, Any] = {"options": merged_options(district["options"], changes)}
+                if changes.timezone is not None:
+                    values["timezone"] = changes.timezone
+                connections.update_district(conn, district_id, **values)
+                read_models.record_audit(
+                    conn, district_id=district_id, actor=admin_actor(request), action="district.updated",
+                    subject=district_id, details={"changed": sorted(body)},
+                )
+            return _district(rt, district_id)
+
+        result = await run_in_threadpool(save)
+        log.info("admin.district_updated", district_id=district_id, changed=sorted(body))
+        return JSONResponse(result)
+
+    @admin
+    async def list_runs(request: Request) -> Response:
+        limit = query_params.limit(request.query_params)
+        offset = query_params.offset(request.query_params)
+        district_id = request.path_params["district_id"]
+
+        def load() -> dict[str, Any]:
+            with rt.engine.connect() as conn:
+                if connections.get_district(conn, district_id) is None:
+                    raise not_found("district")
+                rows = runs.list_runs(conn, district_id, limit=limit, offset=offset)
+                total = read_models.count_runs(conn, district_id)
+            return {"items": [run_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+        return JSONResponse(await run_in_threadpool(load))
+
+    @admin
+    async def sync(request: Request) -> Response:
+        body = await read_json(request, body_limit, required=False) or {}
+        if not isinstance(body, dict) or set(body) - {"kind"}:
+            raise invalid('the body must be {"kind": "full" | "reconcile"} or empty')
+        kind = body.get("kind", "full")
+        if kind not in ("full", "reconcile"):
+            raise invalid('kind must be "full" or "reconcile"')
+        district_id = request.path_params["district_id"]
+        await run_in_threadpool(_district, rt, district_id)  # 404 before anything else
+        try:
+            ticket = await run_in_threadpool(
+                lambda: request_sync(rt, district_id, kind=kind, requested_by=admin_actor(request))
+            )
+        except SyncRefused as exc:
+            raise ApiError(409, str(exc)) from None
+        except PUBLISH_ERRORS as exc:
+            log.warning("admin.sync_publish_failed", district_id=district_id, error_type=type(exc).__name__)
+            raise unavailable("message broker unavailable; retry later") from None
+        log.info("admin.sync_requested", district_id=district_id, run_id=ticket.run_id,
+                 created=ticket.created)
+        return JSONResponse({"run_id": ticket.run_id, "created": ticket.created}, status_code=202)
+
+    return [
+        Route("/v1/districts", list_all, methods=["GET"]),
+        Route("/v1/districts/{district_id}", detail, methods=["GET"]),
+        Route("/v1/districts/{district_id}", patch, methods=["PATCH"]),
+        Route("/v1/districts/{district_id}/runs", list_runs, methods=["GET"]),
+        Route("/v1/districts/{district_id}/sync", sync, methods=["POST"]),
+    ]
+
+
+def _list_districts(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.engine.connect() as conn:
+        return [district_json(d, runs.latest_run(conn, d["id"])) for d in connections.list_districts(conn)]
+
+
+def _district(rt: Runtime, district_id: str) -> dict[str, Any]:
+    with rt.engine.connect() as conn:
+        district = connections.get_district(conn, district_id)
+        if district is None:
+            raise not_found("district")
+        return district_json(district, runs.latest_run(conn, district_id))

@@ -1,0 +1,112 @@
+"""Admin API: a district's synced rows (keyset pages) and manual role overrides on staff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from domain.entities import Role
+from gateway import query_params
+from gateway.admin_auth import admin_actor, require_admin
+from gateway.body import read_json_object
+from gateway.errors import ApiError, invalid, not_found
+from gateway.serializers import Record, classroom_json, school_json, staff_json, term_json
+from rostersync.runtime import Runtime
+from storage import connections, read_models
+
+log = structlog.get_logger(__name__)
+
+SERIALIZERS: dict[str, Callable[[Record], dict[str, Any]]] = {
+    "staff": staff_json,
+    "schools": school_json,
+    "classrooms": classroom_json,
+    "terms": term_json,
+}
+ROLE_NAMES = ", ".join(role.value for role in Role)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    admin = require_admin(rt.settings.admin_tokens)
+
+    def listing(name: str) -> Callable[[Request], Any]:
+        @admin
+        async def endpoint(request: Request) -> Response:
+            params = request.query_params
+            limit, after = query_params.limit(params), query_params.after(params)
+            include_inactive = query_params.flag(params, "include_inactive")
+            district_id = request.path_params["district_id"]
+
+            def load() -> dict[str, Any]:
+                with rt.engine.connect() as conn:
+                    if connections.get_district(conn, district_id) is None:
+                        raise not_found("district")
+                    rows, cursor = read_models.entity_page(
+                        conn, name, district_id, after=after, limit=limit, include_inactive=include_inactive
+                    )
+                items = [SERIALIZERS[name](row) for row in rows]
+                return {"items": items, "next": str(cursor) if cursor is not None else None}
+
+            return JSONResponse(await run_in_threadpool(load))
+
+        return endpoint
+
+    @admin
+    async def override_role(request: Request) -> Response:
+        body = await read_json_object(request, rt.settings.webhook_max_body_bytes)
+        if set(body) != {"role"}:
+            raise invalid('the body must be {"role": "<ROLE>"} or {"role": null}')
+        raw = body["role"]
+        if raw is not None and (not isinstance(raw, str) or raw not in {r.value for r in Role}):
+            raise invalid(f"role must be one of {ROLE_NAMES}, or null to clear the override")
+        role = Role(raw) if raw is not None else None
+        clever_id = request.path_params["clever_id"]
+        district_id = request.query_params.get("district_id") or None
+        actor = admin_actor(request)
+        result = await run_in_threadpool(_set_override, rt, clever_id, district_id, role, actor)
+        log.info("admin.role_override", district_id=result["district_id"], staff_id=clever_id,
+                 role=role.value if role else None, by=actor)
+        return JSONResponse(result["staff"])
+
+    return [
+        Route("/v1/districts/{district_id}/staff", listing("staff"), methods=["GET"]),
+        Route("/v1/districts/{district_id}/schools", listing("schools"), methods=["GET"]),
+        Route("/v1/districts/{district_id}/classrooms", listing("classrooms"), methods=["GET"]),
+        Route("/v1/districts/{district_id}/terms", listing("terms"), methods=["GET"]),
+        Route("/v1/staff/{clever_id}", override_role, methods=["PATCH"]),
+    ]
+
+
+def _set_override(
+    rt: Runtime, clever_id: str, district_id: str | None, role: Role | None, actor: str
+) -> dict[str, Any]:
+    """Write only the override columns and an audit row, in one transaction."""
+    with rt.engine.begin() as conn:
+        rows = read_models.staff_by_clever_id(conn, clever_id, district_id)
+        if not rows:
+            raise not_found("staff member")
+        if len(rows) > 1:
+            raise ApiError(409, "this staff id exists in several districts; pass ?district_id=")
+        row = rows[0]
+        now = datetime.now(UTC) if role is not None else None
+        read_models.set_role_override(
+            conn, int(row["id"]), role.value if role else None,
+            set_by=actor if role is not None else None, set_at=now,
+        )
+        read_models.record_audit(
+            conn,
+            district_id=row["district_id"],
+            actor=actor,
+            action="staff.role_override_set" if role is not None else "staff.role_override_cleared",
+            subject=clever_id,
+            details={"from": row["override_role"], "to": role.value if role else None},
+        )
+        updated = read_models.staff_by_row_id(conn, int(row["id"]))
+    assert updated is not None
+    return {"district_id": row["district_id"], "staff": staff_json(updated)}

@@ -1,0 +1,140 @@
+"""Admin API: bell schedules per school. A manual schedule wins over the Clever-sourced one;
+the sync only ever writes `source=clever`, so a manual schedule survives every sync."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from domain.entities import BellPeriod, BellSchedule, ScheduleSource
+from gateway import query_params
+from gateway.admin_auth import admin_actor, require_admin
+from gateway.body import read_json_object
+from gateway.errors import invalid, not_found
+from gateway.serializers import schedule_json
+from rostersync.runtime import Runtime
+from storage import connections, read_models
+from storage.manual_schedules import delete_manual_schedule
+from storage.schedules import save_schedule
+
+log = structlog.get_logger(__name__)
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_PERIODS = 48
+MAX_LABEL = 100
+
+
+def parse_periods(body: dict[str, Any]) -> tuple[BellPeriod, ...]:
+    """`{"periods": [{"label", "start", "end"}]}` → periods; raises a 422 ApiError."""
+    periods = body.get("periods")
+    if set(body) != {"periods"} or not isinstance(periods, list) or not 1 <= len(periods) <= MAX_PERIODS:
+        raise invalid(f'the body must be {{"periods": [...]}} with 1 to {MAX_PERIODS} periods')
+    parsed = []
+    for index, period in enumerate(periods):
+        if not isinstance(period, dict) or set(period) != {"label", "start", "end"}:
+            raise invalid(f"periods[{index}] must have exactly label, start and end")
+        label, start, end = period["label"], period["start"], period["end"]
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
+            raise invalid(f"periods[{index}].label must be 1-{MAX_LABEL} characters")
+        for name, value in (("start", start), ("end", end)):
+            if not isinstance(value, str) or not _TIME.match(value):
+                raise invalid(f"periods[{index}].{name} must be HH:MM (24-hour)")
+        if start >= end:  # zero-padded HH:MM compares like the times it names
+            raise invalid(f"periods[{index}] must start before it ends")
+        parsed.append(BellPeriod(label.strip(), start, end))
+    return tuple(parsed)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    admin = require_admin(rt.settings.admin_tokens)
+
+    @admin
+    async def listing(request: Request) -> Response:
+        params = request.query_params
+        limit, after = query_params.limit(params), query_params.after(params)
+        include_inactive = query_params.flag(params, "include_inactive")
+        district_id = request.path_params["district_id"]
+
+        def load() -> dict[str, Any]:
+            with rt.engine.connect() as conn:
+                _require_district(conn, district_id)
+                schools, cursor = read_models.entity_page(
+                    conn, "schools", district_id, after=after, limit=limit, include_inactive=include_inactive
+                )
+                ids = [s["clever_id"] for s in schools]
+                stored = read_models.schedules_for_schools(conn, district_id, ids)
+            items = []
+            for school in schools:
+                manual = stored.get((school["clever_id"], ScheduleSource.MANUAL.value))
+                clever = stored.get((school["clever_id"], ScheduleSource.CLEVER.value))
+                item = schedule_json(school["clever_id"], manual or clever, has_manual=manual is not None,
+                                     has_clever=clever is not None)
+                items.append({**item, "school_name": school["name"]})
+            return {"items": items, "next": str(cursor) if cursor is not None else None}
+
+        return JSONResponse(await run_in_threadpool(load))
+
+    @admin
+    async def put(request: Request) -> Response:
+        periods = parse_periods(await read_json_object(request, rt.settings.webhook_max_body_bytes))
+        district_id, school_id = request.path_params["district_id"], request.path_params["school_id"]
+        schedule = BellSchedule(school_id, ScheduleSource.MANUAL, periods)
+        actor = admin_actor(request)
+
+        def save() -> bool:
+            with rt.engine.begin() as conn:
+                _require_school(conn, district_id, school_id)
+                save_schedule(conn, district_id, schedule)
+                read_models.record_audit(
+                    conn, district_id=district_id, actor=actor, action="bell_schedule.manual_saved",
+                    subject=school_id, details={"periods": len(periods)},
+                )
+                stored = read_models.schedules_for_schools(conn, district_id, [school_id])
+            return (school_id, ScheduleSource.CLEVER.value) in stored
+
+        has_clever = await run_in_threadpool(save)
+        log.info("admin.bell_schedule_saved", district_id=district_id, school_id=school_id, by=actor)
+        return JSONResponse(schedule_json(school_id, schedule, has_manual=True, has_clever=has_clever))
+
+    @admin
+    async def remove(request: Request) -> Response:
+        district_id, school_id = request.path_params["district_id"], request.path_params["school_id"]
+        actor = admin_actor(request)
+
+        def drop() -> None:
+            with rt.engine.begin() as conn:
+                _require_school(conn, district_id, school_id)
+                if not delete_manual_schedule(conn, district_id, school_id):
+                    raise not_found("manual bell schedule")
+                read_models.record_audit(
+                    conn, district_id=district_id, actor=actor, action="bell_schedule.manual_deleted",
+                    subject=school_id, details={},
+                )
+
+        await run_in_threadpool(drop)
+        log.info("admin.bell_schedule_deleted", district_id=district_id, school_id=school_id, by=actor)
+        return Response(status_code=204)
+
+    path = "/v1/districts/{district_id}/schools/{school_id}/bell-schedule"
+    return [
+        Route("/v1/districts/{district_id}/bell-schedules", listing, methods=["GET"]),
+        Route(path, put, methods=["PUT"]),
+        Route(path, remove, methods=["DELETE"]),
+    ]
+
+
+def _require_district(conn: Any, district_id: str) -> None:
+    if connections.get_district(conn, district_id) is None:
+        raise not_found("district")
+
+
+def _require_school(conn: Any, district_id: str, school_id: str) -> None:
+    _require_district(conn, district_id)
+    if not read_models.school_exists(conn, district_id, school_id):
+        raise not_found("school")

@@ -1,0 +1,72 @@
+"""`POST /webhooks/clever`: signed Clever-shaped events in, one `apply_event` message each out.
+
+Checks run cheapest first and nothing is published until the whole request is valid: 415 wrong
+type, 413 too big, 401 bad signature (also when no secret is configured: nobody can be
+authenticated), 400 malformed JSON, 422 an event that does not parse. Student and contact events
+are dropped here and counted. 202 only once RabbitMQ confirmed every message; otherwise 503 +
+Retry-After, and a sender that retries loses nothing (events are deduplicated downstream by id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from domain.events import CleverEvent, InvalidEvent, is_private, parse_event
+from gateway.body import decode_json, is_json_content_type, read_capped
+from gateway.errors import ApiError
+from gateway.publishing import publish
+from gateway.webhook_signature import HEADER, BadSignature, verify
+from rostersync.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def wire_event(event: CleverEvent) -> dict[str, Any]:
+    """The event as published: Clever's wire shape, unwrapped, with section students removed."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created": event.created,
+        "data": {"object": event.object, "previous_attributes": event.previous_attributes},
+    }
+
+
+def parse_batch(body: Any) -> tuple[list[CleverEvent], int]:
+    """(events to publish, how many private ones were dropped); raises a 422 ApiError."""
+    raw_events = body if isinstance(body, list) else [body]
+    kept: list[CleverEvent] = []
+    dropped = 0
+    for index, raw in enumerate(raw_events):
+        try:
+            event = parse_event(raw)
+        except InvalidEvent as exc:
+            raise ApiError(422, f"event {index}: {exc}") from None
+        if is_private(event):
+            dropped += 1
+        else:
+            kept.append(event)
+    return kept, dropped
+
+
+def routes(rt: Runtime) -> list[Route]:
+    async def receive(request: Request) -> Response:
+        if not is_json_content_type(request.headers.get("content-type")):
+            raise ApiError(415, "Content-Type must be application/json")
+        raw = await read_capped(request, rt.settings.webhook_max_body_bytes)
+        try:
+            verify(request.headers.get(HEADER), raw, rt.settings.webhook_secrets)
+        except BadSignature as exc:
+            log.warning("webhook.rejected", reason=str(exc))
+            raise ApiError(401, str(exc)) from None
+        events, dropped = parse_batch(decode_json(raw))
+        for event in events:
+            await publish(rt, "events", "apply_event", {"event": wire_event(event), "source": "webhook"})
+        log.info("webhook.accepted", accepted=len(events), dropped=dropped)
+        return JSONResponse({"accepted": len(events), "dropped": dropped}, status_code=202)
+
+    return [Route("/webhooks/clever", receive, methods=["POST"])]

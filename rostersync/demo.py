@@ -1,0 +1,138 @@
+"""`rostersync demo`: a simulated 10-school district, connected through the OAuth flow and synced
+by the real actors, on the embedded default or on PostgreSQL and RabbitMQ when configured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import func, select
+
+from rostersync.runtime import Runtime, set_runtime
+from rostersync.settings import Settings
+from simulator.testing import SimulatorHandle, free_port, start_simulator
+from storage import runs
+from storage.tables import SYNCED_TABLES, districts, staff_users
+
+log = structlog.get_logger(__name__)
+
+
+def run_demo(*, schools: int, latency_ms: int) -> int:
+    print(f"Starting the Clever simulator with a {schools}-school district...", file=sys.stderr)
+    sim = start_simulator(schools=schools, extra_args=["--latency-ms", str(latency_ms)])
+    workers: subprocess.Popen[bytes] | None = None
+    try:
+        port = free_port()
+        os.environ.update(
+            CLEVER_API_BASE=sim.base_url,
+            CLEVER_OAUTH_BASE=sim.base_url,
+            CLEVER_CLIENT_ID=sim.client_id,
+            CLEVER_CLIENT_SECRET=sim.client_secret,
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        )
+        rt = Runtime(Settings.from_env())
+        set_runtime(rt)
+        print(
+            f"Database: {rt.settings.describe_backends()['database']}; "
+            f"broker: {rt.settings.describe_backends()['broker']}",
+            file=sys.stderr,
+        )
+        from storage.migrate import upgrade
+
+        upgrade(rt.settings.database_url)
+        if not rt.settings.embedded_broker:
+            workers = subprocess.Popen([sys.executable, "-m", "rostersync.cli", "worker", "--threads", "8"])
+        _serve_gateway_in_thread(rt, port)
+        started = time.monotonic()
+        page = httpx.get(f"http://127.0.0.1:{port}/oauth/clever/start", follow_redirects=True, timeout=30)
+        if page.status_code != 200:
+            print(f"Connecting failed: {page.status_code} {page.text[:200]}", file=sys.stderr)
+            return 1
+        run = _follow_progress(rt, sim)
+        elapsed = time.monotonic() - started
+        _report(rt, sim, run, elapsed)
+        return 0 if run["status"] == "succeeded" else 1
+    finally:
+        if workers is not None:
+            workers.terminate()
+            workers.wait(timeout=60)
+        sim.stop()
+
+
+def _serve_gateway_in_thread(rt: Runtime, port: int) -> None:
+    import uvicorn
+
+    from gateway.app import build_app
+    from rostersync.bootstrap import ensure_broker
+    from rostersync.embedded import EmbeddedWorker
+
+    ensure_broker()
+    EmbeddedWorker.start_if_embedded(rt)
+    config = uvicorn.Config(build_app(rt), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="gateway", daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+
+
+def _follow_progress(rt: Runtime, sim: SimulatorHandle, timeout: float = 600.0) -> Any:
+    district_id = sim.district.id
+    deadline = time.monotonic() + timeout
+    run: Any = None
+    while time.monotonic() < deadline:
+        with rt.engine.connect() as conn:
+            run = runs.latest_run(conn, district_id)
+            applied = runs.pages_applied(conn, run["id"]) if run else 0
+        if run is not None:
+            total = max(int(run["pages_published"]), 1)
+            done = min(applied, total)
+            bar = "#" * int(30 * done / total)
+            stage = "crawling" if not run["ingest_done"] else "applying"
+            sys.stderr.write(f"\r[{bar:<30}] {done}/{total} pages, {stage}, run {run['status']}   ")
+            if run["status"] not in runs.ACTIVE_STATUSES:
+                break
+        time.sleep(0.2)
+    sys.stderr.write("\n")
+    if run is None:
+        raise SystemExit("no sync run started; see the log above")
+    return run
+
+
+def _report(rt: Runtime, sim: SimulatorHandle, run: Any, elapsed: float) -> None:
+    district_id = sim.district.id
+    with rt.engine.connect() as conn:
+        name = conn.execute(select(districts.c.name).where(districts.c.id == district_id)).scalar()
+        counts = {
+            entity_type: conn.execute(
+                select(func.count()).where(table.c.district_id == district_id, table.c.active.is_(True))
+            ).scalar_one()
+            for entity_type, table in SYNCED_TABLES.items()
+        }
+        roles: Counter[str] = Counter(
+            dict(
+                conn.execute(
+                    select(staff_users.c.synced_role, func.count())
+                    .where(staff_users.c.district_id == district_id, staff_users.c.active.is_(True))
+                    .group_by(staff_users.c.synced_role)
+                ).all()
+            )
+        )
+    print(
+        f"\nDistrict {name or district_id}: sync {run['status']} in {elapsed:.1f} s (connect to run finished)"
+    )
+    if run["error"]:
+        print(f"  error: {run['error']}")
+    print(f"  schools and district: {counts['tenant']}")
+    print(f"  staff users:          {counts['staff']}")
+    for role, count in sorted(roles.items()):
+        print(f"    {role:<20} {count}")
+    print(f"  classrooms:           {counts['classroom']}")
+    print(f"  terms:                {counts['term']}")
+    print(f"  courses:              {counts['course']}")
