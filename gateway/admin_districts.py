@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import query_params
+from gateway import inputs
 from gateway.admin_auth import admin_actor, require_admin
-from gateway.body import read_json, read_json_object
 from gateway.district_options import InvalidOptions, merged_options, parse_changes
 from gateway.errors import ApiError, invalid, not_found, unavailable
+from gateway.inputs import read_json, read_json_object
 from gateway.publishing import PUBLISH_ERRORS
 from gateway.serializers import district_json, run_json
 from rostersync.runtime import Runtime
@@ -30,7 +30,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def list_all(request: Request) -> Response:
-        return JSONResponse({"items": await run_in_threadpool(_list_districts, rt)})
+        return JSONResponse({"districts": await run_in_threadpool(_list_districts, rt)})
 
     @admin
     async def detail(request: Request) -> Response:
@@ -66,8 +66,8 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def list_runs(request: Request) -> Response:
-        limit = query_params.limit(request.query_params)
-        offset = query_params.offset(request.query_params)
+        limit = inputs.query_limit(request.query_params)
+        offset = inputs.query_offset(request.query_params)
         district_id = request.path_params["district_id"]
 
         def load() -> dict[str, Any]:
@@ -76,7 +76,7 @@ def routes(rt: Runtime) -> list[Route]:
                     raise not_found("district")
                 rows = runs.list_runs(conn, district_id, limit=limit, offset=offset)
                 total = read_models.count_runs(conn, district_id)
-            return {"items": [run_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+            return {"runs": [run_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
         return JSONResponse(await run_in_threadpool(load))
 

@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain.entities import Role
-from gateway import query_params
+from gateway import inputs
 from gateway.admin_auth import admin_actor, require_admin
-from gateway.body import read_json_object
 from gateway.errors import ApiError, invalid, not_found
+from gateway.inputs import read_json_object
 from gateway.serializers import Record, classroom_json, school_json, staff_json, term_json
 from rostersync.runtime import Runtime
 from storage import connections, read_models
@@ -39,8 +39,8 @@ def routes(rt: Runtime) -> list[Route]:
         @admin
         async def endpoint(request: Request) -> Response:
             params = request.query_params
-            limit, after = query_params.limit(params), query_params.after(params)
-            include_inactive = query_params.flag(params, "include_inactive")
+            limit, after = inputs.query_limit(params), inputs.query_after(params)
+            include_inactive = inputs.query_flag(params, "include_inactive")
             district_id = request.path_params["district_id"]
 
             def load() -> dict[str, Any]:
@@ -51,7 +51,7 @@ def routes(rt: Runtime) -> list[Route]:
                         conn, name, district_id, after=after, limit=limit, include_inactive=include_inactive
                     )
                 items = [SERIALIZERS[name](row) for row in rows]
-                return {"items": items, "next": str(cursor) if cursor is not None else None}
+                return {name: items, "next": str(cursor) if cursor is not None else None}
 
             return JSONResponse(await run_in_threadpool(load))
 

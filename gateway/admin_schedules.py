@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
-from gateway import query_params
+from gateway import inputs
 from gateway.admin_auth import admin_actor, require_admin
-from gateway.body import read_json_object
 from gateway.errors import invalid, not_found
+from gateway.inputs import read_json_object
 from gateway.serializers import schedule_json
 from rostersync.runtime import Runtime
 from storage import connections, read_models
@@ -57,8 +57,8 @@ def routes(rt: Runtime) -> list[Route]:
     @admin
     async def listing(request: Request) -> Response:
         params = request.query_params
-        limit, after = query_params.limit(params), query_params.after(params)
-        include_inactive = query_params.flag(params, "include_inactive")
+        limit, after = inputs.query_limit(params), inputs.query_after(params)
+        include_inactive = inputs.query_flag(params, "include_inactive")
         district_id = request.path_params["district_id"]
 
         def load() -> dict[str, Any]:
@@ -76,7 +76,7 @@ def routes(rt: Runtime) -> list[Route]:
                 item = schedule_json(school["clever_id"], manual or clever, has_manual=manual is not None,
                                      has_clever=clever is not None)
                 items.append({**item, "school_name": school["name"]})
-            return {"items": items, "next": str(cursor) if cursor is not None else None}
+            return {"bell_schedules": items, "next": str(cursor) if cursor is not None else None}
 
         return JSONResponse(await run_in_threadpool(load))
 

@@ -84,6 +84,8 @@ def routes(rt: Runtime) -> list[Route]:
         return RedirectResponse(f"/connect/{state.nonce}", status_code=303)
 
     async def progress(request: Request) -> Response:
+        if await run_in_threadpool(connect_status, rt, request.path_params["nonce"]) is None:
+            return pages.error_page("This connection attempt is unknown; please start again.", status=404)
         return pages.progress_page()
 
     async def status(request: Request) -> Response:

@@ -68,7 +68,8 @@ def progress_page() -> HTMLResponse:
     body = (
         "<p id=\"state\">Waiting for Clever...</p>"
         "<p id=\"detail\" class=\"muted\"></p>"
-        "<noscript><p>Reload this page to see the progress.</p></noscript>"
+        "<noscript><p>This page needs JavaScript to show progress; the connection goes on without it."
+        "</p></noscript>"
         f"{_PROGRESS_SCRIPT}"
     )
     return HTMLResponse(_page("Connecting your district", body))

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain.events import CleverEvent, InvalidEvent, is_private, parse_event
-from gateway.body import decode_json, is_json_content_type, read_capped
 from gateway.errors import ApiError
+from gateway.inputs import decode_json, is_json_content_type, read_capped
 from gateway.publishing import publish
 from gateway.webhook_signature import HEADER, BadSignature, verify
 from rostersync.runtime import Runtime

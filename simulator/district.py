@@ -10,12 +10,12 @@ district object for most schools.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from simulator import names as N
+from simulator.classes import bell_schedule, build_sections, build_terms
 from simulator.ids import SeededIds, id_timestamp, machine_part
 from simulator.people import PeopleFactory
 
@@ -108,7 +108,7 @@ class _Gen:
         rng = self.rng
         name = N.DISTRICT_NAMES[(self.seed + self.index) % len(N.DISTRICT_NAMES)]
         out = District(self.seed, self.index, {})
-        out.terms = list(self._terms())
+        out.terms = build_terms(self.ids, self.district_id)
         out.courses = [self._course(i, c) for i, c in enumerate(N.COURSES)]
         out.users.extend(self._district_admins())
         bell: dict[str, list[JSON]] = {}
@@ -118,7 +118,7 @@ class _Gen:
             out.users.extend(users)
             out.sections.extend(sections)
             if rng.random() < 0.6:
-                bell[school["id"]] = _bell_schedule(rng, school["low_grade"] in N.ELEMENTARY_GRADES)
+                bell[school["id"]] = bell_schedule(rng, school["low_grade"] in N.ELEMENTARY_GRADES)
         self.people.finish_district_admins(out.users, out.schools)
         contact_user = out.users[0]
         out.district = {
@@ -144,30 +144,6 @@ class _Gen:
         }
         out.users.sort(key=lambda u: u["id"])  # district admins finished last keep their early ids
         return out
-
-    def _terms(self) -> Iterator[JSON]:
-        y = 2024
-        specs: list[tuple[str | None, str | None, str | None]] = [
-            ("S1", f"{y}-08-19", f"{y}-12-20"),
-            ("S2", f"{y + 1}-01-06", f"{y + 1}-06-06"),
-            ("Y1", f"{y}-08-19", f"{y + 1}-06-06"),
-            ("Q1", f"{y}-08-19", f"{y}-10-18"),
-            ("Q2", f"{y}-10-21", f"{y}-12-20"),
-            ("Q3", f"{y + 1}-01-06", f"{y + 1}-03-21"),
-            ("Q4", f"{y + 1}-03-24", f"{y + 1}-06-06"),
-            ("Summer Session", None, None),
-            ("Y1", f"{y - 1}-08-21", f"{y}-06-07"),
-            ("Trimester 2", f"{y}-12-02", None),
-        ]
-        for term_name, start, end in specs:
-            term: JSON = {"id": self.ids.next(), "district": self.district_id}
-            if term_name is not None:
-                term["name"] = term_name
-            if start is not None:
-                term["start_date"] = start
-            if end is not None:
-                term["end_date"] = end
-            yield term
 
     def _course(self, i: int, spec: tuple[str, str, str]) -> JSON:
         return {
@@ -233,82 +209,21 @@ class _Gen:
         )
         users.extend(students)
         users.extend(people.school_contacts(self.ids, self.stamp, students))
-        sections = self._sections(school_id, kind, grades, teachers, students, terms, courses)
+        sections = build_sections(
+            self.rng,
+            self.ids,
+            self.stamp,
+            self.district_id,
+            school_id,
+            kind,
+            grades,
+            teachers,
+            students,
+            terms,
+            courses,
+            self.spt,
+        )
         return school, users, sections
-
-    def _sections(
-        self,
-        school_id: str,
-        kind: str,
-        grades: tuple[str, ...],
-        teachers: list[JSON],
-        students: list[JSON],
-        terms: list[JSON],
-        courses: list[JSON],
-    ) -> list[JSON]:
-        rng = self.rng
-        student_ids = [u["id"] for u in students]
-        teacher_ids = [u["id"] for u in teachers]
-        dated_terms = [t for t in terms if "start_date" in t][:7]
-        out: list[JSON] = []
-        for t_index, teacher in enumerate(teachers):
-            for k in range(rng.randint(*self.spt)):
-                homeroom = k == 0 and kind == "Elementary School"
-                course = courses[23] if homeroom else rng.choice(courses)
-                period = "Homeroom" if homeroom else str(rng.randint(1, 8))
-                grade = grades[t_index % len(grades)]
-                co = [
-                    tid for tid in rng.sample(teacher_ids, min(2, len(teacher_ids))) if tid != teacher["id"]
-                ]
-                teachers_arr = (
-                    [teacher["id"], *co[: rng.randint(1, 2)]] if rng.random() < 0.1 else [teacher["id"]]
-                )
-                section_id = self.ids.next()
-                last = teacher["name"]["last"]
-                section: JSON = {
-                    "id": section_id,
-                    "district": self.district_id,
-                    "school": school_id,
-                    "name": f"{course['name']} - {last} - {period}",
-                    "sis_id": f"{section_id[-6:]}",
-                    "section_number": f"{t_index + 1}{k + 1:02d}",
-                    "period": period,
-                    "subject": "homeroom/advisory" if homeroom else _subject_of(course["name"]),
-                    "grade": grade,
-                    "teacher": teacher["id"],
-                    "teachers": teachers_arr,
-                    "students": sorted(rng.sample(student_ids, min(len(student_ids), rng.randint(3, 8)))),
-                    "term_id": None if rng.random() < 0.02 else rng.choice(dated_terms)["id"],
-                    "course": course["id"],
-                    **self.stamp(section_id),
-                    "ext": {"classroom": f"{'ABCDEFG'[t_index % 7]}{rng.randint(1, 40)}"},
-                }
-                out.append(section)
-        return out
-
-
-def _subject_of(course_name: str) -> str:
-    for name, subject, _ in N.COURSES:
-        if name == course_name:
-            return subject
-    return "other"
-
-
-def _bell_schedule(rng: random.Random, homeroom: bool) -> list[JSON]:
-    start = 7 * 60 + rng.choice((30, 45, 50, 60, 75))
-    length = rng.choice((45, 50, 55))
-    out: list[JSON] = []
-    if homeroom:
-        out.append({"period": "Homeroom", "start": _hhmm(start), "end": _hhmm(start + 10)})
-        start += 15
-    for p in range(1, 9):
-        out.append({"period": str(p), "start": _hhmm(start), "end": _hhmm(start + length)})
-        start += length + 5
-    return out
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def generate_district(

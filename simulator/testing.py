@@ -125,7 +125,9 @@ class SimulatorHandle:
             sim.mutate(did, op="update", resource="users", id=uid, data={...}, unset=["roles.staff"])
             sim.mutate(did, {"op": "delete", "resource": "sections", "id": sid}, {...})
 
-        Returns ``[{"op","resource","id","object","event_id"}]`` (``event_id`` None if nothing changed).
+        ``data`` is deep-merged (nested dicts merge, other values replace); use ``unset`` (dotted paths) to
+        remove keys. Returns ``[{"op","resource","id","object","event_id"}]`` (``event_id`` None if nothing
+        changed).
         """
         batch = list(ops) + ([op] if op else [])
         return list(self._call("POST", f"/districts/{district_id}/mutate", batch)["results"])
@@ -240,6 +242,15 @@ class SimulatorHandle:
                 self.process.wait(timeout=10)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the simulator if the test process dies without calling ``stop()``."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def start_simulator(
     schools: int = 2,
     districts: int = 1,
@@ -254,6 +265,8 @@ def start_simulator(
     """Run ``python -m simulator`` on a free port and return once it printed its READY line.
 
     ``env`` entries (e.g. ``CLEVER_CLIENT_ID``) are added to the current environment. Call ``stop()``.
+    On Linux the child is also terminated when the thread that started it dies, so start it from a
+    long-lived thread (the main thread, as pytest fixtures do).
     """
     cmd = [
         sys.executable,
@@ -280,6 +293,7 @@ def start_simulator(
         text=True,
         bufsize=1,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        preexec_fn=_die_with_parent,
     )
     output: collections.deque[str] = collections.deque(maxlen=200)
     ready: dict[str, Any] = {}

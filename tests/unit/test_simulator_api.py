@@ -35,7 +35,7 @@ def crawl(client: Client, headers: dict[str, str], url: str) -> tuple[list[dict[
 
 
 def test_default_limit_and_envelope(sim: Any) -> None:
-    client, state, headers = sim
+    client, _state, headers = sim
     r = client.get("/v3.0/users", headers=headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -142,7 +142,7 @@ def test_headers_on_data_responses(sim: Any) -> None:
 
 
 def test_request_log_records_query_pairs(sim: Any) -> None:
-    client, state, headers = sim
+    client, _state, headers = sim
     client.delete("/_sim/requests")
     client.get("/v3.0/events?record_type=users&record_type=sections&limit=5", headers=headers)
     client.get("/v3.0/users/abc/mystudents", headers=headers)

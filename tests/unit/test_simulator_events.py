@@ -37,7 +37,7 @@ def events(client: Client, headers: dict[str, str], query: str = "") -> dict[str
 
 
 def test_feed_starts_with_nightly_districts_updated(sim: Sim) -> None:
-    client, _, store, headers = sim
+    client, _, _store, headers = sim
     body = events(client, headers)
     assert [e["data"]["type"] for e in body["data"]] == ["districts.updated"]
     assert "last_sync" in body["data"][0]["data"]["data"]["previous_attributes"]
@@ -130,11 +130,18 @@ def test_event_ids_strictly_increase_and_record_type_filter(sim: Sim) -> None:
     both = events(client, headers, "?record_type=sections&record_type=terms&limit=1000")["data"]
     assert len(both) == 60
     assert client.get("/v3.0/events?record_type=bogus", headers=headers).status_code == 400
-    assert events(
-        client,
-        headers,
-        f"?school={store.collections['sections'].get(section_id)['school']}&record_type=sections&limit=1000",
-    )["data"]
+    section = store.get("sections", section_id)
+    assert section is not None
+    by_school = events(client, headers, f"?school={section['school']}&record_type=sections&limit=1000")[
+        "data"
+    ]
+    assert len(by_school) == 30
+    other_school = (
+        store.collections["schools"].ids[-1]
+        if section["school"] == store.collections["schools"].ids[0]
+        else store.collections["schools"].ids[0]
+    )
+    assert events(client, headers, f"?school={other_school}&record_type=sections")["data"] == []
 
 
 def test_no_event_when_nothing_changes(sim: Sim) -> None:

@@ -1,13 +1,15 @@
-"""Request bodies with a size cap, enforced before the whole body is in memory."""
+"""What a request carries in: bodies with a size cap (enforced before the whole body is in memory)
+and validated query-string parameters (422 with the reason)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from gateway.errors import ApiError
+from gateway.errors import ApiError, invalid
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -61,3 +63,41 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(422, "the body must be a JSON object")
     return body
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+def query_limit(params: QueryParams, default: int = DEFAULT_LIMIT) -> int:
+    raw = params.get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def query_offset(params: QueryParams) -> int:
+    raw = params.get("offset")
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit() or len(raw) > 12:
+        raise invalid("offset must be a non-negative integer")
+    return int(raw)
+
+
+def query_after(params: QueryParams) -> int | None:
+    """The keyset cursor: the row id the previous page ended on (its `next`)."""
+    raw = params.get("after")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise invalid("after must be a cursor from a previous page's next")
+    return int(raw)
+
+
+def query_flag(params: QueryParams, name: str) -> bool:
+    raw = (params.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise invalid(f"{name} must be true or false")
+    return raw in ("true", "1")

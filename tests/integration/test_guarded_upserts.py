@@ -1,0 +1,99 @@
+"""The guarded upsert on real PostgreSQL and SQLite: unchanged rows are not rewritten, an older
+position never overwrites a newer one, tombstones hold, and any order of the same updates
+converges on the newest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine, select
+
+from domain.entities import Term
+from storage.database import make_engine, normalize_url
+from storage.migrate import upgrade
+from storage.tables import terms
+from storage.upserts import upsert_entities
+
+DISTRICT = "d" * 24
+
+
+def position(n: int) -> str:
+    return f"{n:024x}"
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request: pytest.FixtureRequest, clean_postgres: str, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "postgresql":
+        built = create_engine(normalize_url(clean_postgres))
+    else:
+        url = f"sqlite:///{tmp_path / 'upserts.sqlite3'}"
+        upgrade(url)
+        built = make_engine(url)
+    yield built
+    built.dispose()
+
+
+def term(name: str, clever_id: str = "t1") -> Term:
+    return Term(clever_id=clever_id, name=name, start_date="2026-08-01", end_date="2027-06-01")
+
+
+def stored(engine: Engine) -> dict[str, tuple[str | None, str, bool]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(terms.c.clever_id, terms.c.name, terms.c.source_position, terms.c.active))
+        return {r.clever_id: (r.name, r.source_position, r.active) for r in rows}
+
+
+def upsert(engine: Engine, entities: list[Term], at: int, *, deleted: bool = False) -> dict[str, int]:
+    with engine.begin() as conn:
+        return upsert_entities(conn, terms, DISTRICT, entities, position(at), deleted=deleted).as_counters()
+
+
+def test_an_unchanged_entity_is_not_rewritten(engine: Engine) -> None:
+    assert upsert(engine, [term("Fall")], 1)["created"] == 1
+    with engine.connect() as conn:
+        before = conn.execute(select(terms.c.updated_at)).scalar_one()
+    assert upsert(engine, [term("Fall")], 2) == {
+        "created": 0, "updated": 0, "unchanged": 1, "restored": 0, "stale": 0
+    }
+    with engine.connect() as conn:
+        assert conn.execute(select(terms.c.updated_at)).scalar_one() == before
+    assert stored(engine)["t1"][1] == position(1), "an unchanged row keeps its position"
+
+
+def test_an_older_position_never_overwrites_a_newer_one(engine: Engine) -> None:
+    upsert(engine, [term("Spring")], 5)
+    assert upsert(engine, [term("Fall")], 3)["stale"] == 1
+    assert stored(engine)["t1"][0] == "Spring"
+
+
+def test_a_tombstone_stops_an_older_page_and_a_newer_one_restores(engine: Engine) -> None:
+    upsert(engine, [term("Fall")], 1)
+    upsert(engine, [term("Fall")], 5, deleted=True)
+    assert stored(engine)["t1"][2] is False
+    assert upsert(engine, [term("Fall")], 4)["stale"] == 1
+    assert stored(engine)["t1"][2] is False
+    assert upsert(engine, [term("Fall")], 6)["restored"] == 1
+    assert stored(engine)["t1"][2] is True
+
+
+def test_a_delete_for_an_entity_never_seen_leaves_a_tombstone(engine: Engine) -> None:
+    upsert(engine, [term("Gone", "t9")], 7, deleted=True)
+    assert upsert(engine, [term("Gone", "t9")], 6)["stale"] == 1
+    assert stored(engine)["t9"][2] is False
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations(list(range(1, 7))), st.lists(st.integers(1, 6), max_size=4))
+def test_any_order_of_updates_with_duplicates_converges_on_the_newest(
+    engine: Engine, order: list[int], duplicates: list[int]
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(terms.delete())
+    for n in [*order, *duplicates]:
+        upsert(engine, [replace(term(f"v{n}"))], n)
+    assert stored(engine)["t1"][:2] == ("v6", position(6))
