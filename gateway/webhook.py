@@ -63,7 +63,11 @@ def routes(rt: Runtime) -> list[Route]:
         except BadSignature as exc:
             log.warning("webhook.rejected", reason=str(exc))
             raise ApiError(401, str(exc)) from None
-        events, dropped = parse_batch(decode_json(raw))
+        try:
+            events, dropped = parse_batch(decode_json(raw))
+        except ApiError as exc:
+            log.warning("webhook.rejected", status=exc.status, reason=exc.reason)
+            raise
         for event in events:
             await publish(rt, "events", "apply_event", {"event": wire_event(event), "source": "webhook"})
         log.info("webhook.accepted", accepted=len(events), dropped=dropped)

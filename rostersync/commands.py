@@ -51,9 +51,16 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
     from rostersync.demo import run_demo
 
-    _logging()
+    # The demo talks to a person: its progress bar and summary, not the workers' info lines.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("LOG_FORMAT", "console")
+    from rostersync.logging import configure_logging
+
+    configure_logging(os.environ["LOG_FORMAT"], os.environ["LOG_LEVEL"])
     return run_demo(schools=args.schools, latency_ms=args.latency_ms)
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -51,11 +52,12 @@ def run_demo(*, schools: int, latency_ms: int) -> int:
             workers = subprocess.Popen([sys.executable, "-m", "rostersync.cli", "worker", "--threads", "8"])
         _serve_gateway_in_thread(rt, port)
         started = time.monotonic()
+        since = runs.now()
         page = httpx.get(f"http://127.0.0.1:{port}/oauth/clever/start", follow_redirects=True, timeout=30)
         if page.status_code != 200:
             print(f"Connecting failed: {page.status_code} {page.text[:200]}", file=sys.stderr)
             return 1
-        run = _follow_progress(rt, sim)
+        run = _follow_progress(rt, sim, since)
         elapsed = time.monotonic() - started
         _report(rt, sim, run, elapsed)
         return 0 if run["status"] == "succeeded" else 1
@@ -82,13 +84,16 @@ def _serve_gateway_in_thread(rt: Runtime, port: int) -> None:
         time.sleep(0.05)
 
 
-def _follow_progress(rt: Runtime, sim: SimulatorHandle, timeout: float = 600.0) -> Any:
+def _follow_progress(rt: Runtime, sim: SimulatorHandle, since: datetime, timeout: float = 600.0) -> Any:
+    """Draw a progress bar for the run this demo started (not one of an earlier demo)."""
     district_id = sim.district.id
     deadline = time.monotonic() + timeout
     run: Any = None
     while time.monotonic() < deadline:
         with rt.engine.connect() as conn:
             run = runs.latest_run(conn, district_id)
+            if run is not None and _aware(run["queued_at"]) < since:
+                run = None
             applied = runs.pages_applied(conn, run["id"]) if run else 0
         if run is not None:
             total = max(int(run["pages_published"]), 1)
@@ -103,6 +108,11 @@ def _follow_progress(rt: Runtime, sim: SimulatorHandle, timeout: float = 600.0) 
     if run is None:
         raise SystemExit("no sync run started; see the log above")
     return run
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they are stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _report(rt: Runtime, sim: SimulatorHandle, run: Any, elapsed: float) -> None:

@@ -22,7 +22,11 @@ class EmbeddedWorker:
 
         broker = ensure_broker()
         import actors  # noqa: F401  (declares the actors on the in-process broker)
+        from storage.runs import abandon_active_runs
 
+        with rt.engine.begin() as conn:
+            # The in-process broker keeps nothing across restarts: runs it was carrying are gone.
+            abandon_active_runs(conn, "interrupted: the in-process broker stopped with the process")
         worker = cls(broker)
         worker._worker.start()
         log.info("embedded_worker.started")

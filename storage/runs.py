@@ -70,7 +70,33 @@ def latest_run(conn: Connection, district_id: str) -> RowMapping | None:
 
 
 def update_run(conn: Connection, run_id: str, **values: Any) -> None:
+    values.setdefault("heartbeat_at", now())
     conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(**values))
+
+
+def last_activity(conn: Connection, run: RowMapping) -> datetime:
+    """When the run last moved: its own heartbeat, or the last page applied."""
+    applied = conn.execute(
+        select(func.max(processed_messages.c.processed_at)).where(processed_messages.c.run_id == run["id"])
+    ).scalar()
+    moments = [m for m in (run["heartbeat_at"], applied, run["queued_at"]) if m is not None]
+    return max(_aware(m) for m in moments)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything is stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def abandon_active_runs(conn: Connection, reason: str) -> int:
+    """Fail every queued or running run (their messages are known to be gone)."""
+    result = conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.status.in_(ACTIVE_STATUSES))
+        .values(status="failed", finished_at=now(), error=reason)
+    )
+    conn.execute(update(districts).where(districts.c.status == "syncing").values(status="active"))
+    return int(result.rowcount)
 
 
 def finish_run(conn: Connection, run_id: str, status: str, **values: Any) -> bool:

@@ -201,6 +201,7 @@ sync_runs = Table(
     Column("error", Text),
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),  # last sign of progress, to spot abandoned runs
     Column("ingest_finished_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Index("ix_sync_runs_district_queued", "district_id", "queued_at"),

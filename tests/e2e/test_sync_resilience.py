@@ -3,8 +3,10 @@ district's token is revoked."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import httpx
 import pytest
 from conftest import wait_until
 from expectations import assert_database_matches
@@ -42,16 +44,31 @@ def test_a_worker_killed_mid_sync_resumes_and_ends_in_the_same_state(make_stack:
 
 def test_rate_limits_and_faults_slow_the_sync_but_do_not_change_its_result(make_stack: Any) -> None:
     stack = make_stack(schools=3, extra_env={"PAGE_LIMIT": "50"})
-    stack.sim.set_rate_limit(8, 1.0)
+    district = stack.sim.district
+    stack.sim.set_rate_limit(10, 1.0)
     stack.sim.set_faults(latency_ms=20, error_rate=0.25, error_statuses=[500, 502, 503], seed=7)
-    stack.connect_via_oauth()
-    district_id = stack.sim.district.id
-    (run,) = stack.wait_for_runs(district_id, 1)
+    # Another integration spends the same token's budget, so the sync meets real 429s.
+    done = threading.Event()
+
+    def competing_client() -> None:
+        with httpx.Client(base_url=stack.sim.base_url, headers=district.auth_header, timeout=10) as client:
+            while not done.wait(0.125):  # 8 of the 10 requests a second
+                client.get(f"/v3.0/districts/{district.id}")
+
+    competitor = threading.Thread(target=competing_client, daemon=True)
+    competitor.start()
+    try:
+        stack.connect_via_oauth()
+        (run,) = stack.wait_for_runs(district.id, 1)
+    finally:
+        done.set()
+        competitor.join(timeout=30)
     assert run["status"] == "succeeded", run["error"]
-    statuses = [r["status"] for r in stack.sim.requests()]
-    assert 429 in statuses and {500, 502, 503} & set(statuses), "the faults did not happen"
+    ours = [r for r in stack.sim.requests() if r["path"] != f"/v3.0/districts/{district.id}"]
+    statuses = {r["status"] for r in ours}
+    assert 429 in statuses and {500, 502, 503} & statuses, "the sync met no rate limit or fault"
     stack.sim.clear_faults()
-    assert_database_matches(stack.engine, district_id, stack.sim.snapshot())
+    assert_database_matches(stack.engine, district.id, stack.sim.snapshot())
 
 
 def test_a_revoked_token_ends_in_needs_reauth_not_an_endless_retry(make_stack: Any) -> None:

@@ -1,0 +1,73 @@
+"""Raw gateway limit: a bare Starlette endpoint that verifies the Clever-Signature, publishes the
+event with publisher confirms (Dramatiq's RabbitmqBroker, confirm_delivery=True) from a worker
+thread, and answers 202, served by uvicorn the way `rostersync gateway` is.
+
+`python -m bench.raw_gateway --port N --queue Q` (BENCH_BROKER_URL, BENCH_WEBHOOK_SECRET).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import time
+
+import dramatiq
+import uvicorn
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def verified(header: str | None, body: bytes, secret: str, tolerance: float = 300) -> bool:
+    if not header:
+        return False
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    stamp, given = parts.get("t", ""), parts.get("v1", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given)
+
+
+def build_app(broker: dramatiq.Broker, queue: str, secret: str) -> Starlette:
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        if not verified(request.headers.get("clever-signature"), body, secret):
+            return Response(status_code=401)
+        message: dramatiq.Message = dramatiq.Message(
+            queue_name=queue,
+            actor_name="apply_event",
+            args=(),
+            kwargs={"event": json.loads(body), "source": "webhook"},
+            options={},
+        )
+        await run_in_threadpool(broker.enqueue, message)  # blocking confirm, off the event loop
+        return JSONResponse({"accepted": 1}, status_code=202)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[Route("/webhooks/clever", receive, methods=["POST"]), Route("/healthz", healthz)]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.raw_gateway")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--queue", required=True)
+    args = parser.parse_args()
+    broker = RabbitmqBroker(url=os.environ["BENCH_BROKER_URL"], confirm_delivery=True, middleware=[])
+    broker.declare_queue(args.queue)
+    app = build_app(broker, args.queue, os.environ["BENCH_WEBHOOK_SECRET"])
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

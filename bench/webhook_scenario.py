@@ -1,0 +1,139 @@
+"""Scenario 4: signed webhooks through the product gateway and the bare endpoint, a burst for
+throughput and a fixed offered load for latency, and event-to-row time read from PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from bench import limits
+from bench.config import BenchConfig
+from bench.harness import WEBHOOK_SECRET, Deployment, wait_until
+from bench.resources import RssSampler
+from bench.stats import latency_ms, rate, ratio, target
+from bench.webhooks import (
+    Event,
+    first_event_id,
+    run_loadgen,
+    sent_wall_times,
+    staff_users,
+    summarise,
+    user_events,
+)
+from simulator.testing import SimulatorHandle
+from storage.tables import staff_users as staff_table
+
+
+def applied_at(
+    engine: Engine, district_id: str, events: list[Event], accepted: list[bool], timeout: float
+) -> dict[str, float]:
+    """Wait until every accepted event's change is in its row; returns clever_id → updated_at."""
+    expected = {e.clever_id: e.last_name for e, ok in zip(events, accepted, strict=True) if ok}
+    prefix = events[0].last_name[:-6] if events else ""
+
+    def found() -> dict[str, float] | None:
+        query = select(staff_table.c.clever_id, staff_table.c.last_name, staff_table.c.updated_at).where(
+            staff_table.c.district_id == district_id, staff_table.c.last_name.like(f"{prefix}%")
+        )
+        with engine.connect() as conn:
+            rows = {r.clever_id: r for r in conn.execute(query)}
+        done = {cid: rows[cid].updated_at.timestamp() for cid, last in expected.items()
+                if cid in rows and rows[cid].last_name == last}  # fmt: skip
+        return done if len(done) == len(expected) else None
+
+    return dict(wait_until(found, timeout=timeout, what="webhook events in PostgreSQL", every=0.2))
+
+
+def _applied_figures(result: dict[str, Any], events: list[Event], done: dict[str, float]) -> dict[str, Any]:
+    sent = sent_wall_times(result)
+    delays = [done[e.clever_id] - t for e, t in zip(events, sent, strict=True) if e.clever_id in done]
+    span = max(done.values(), default=0.0) - result["wall_start"]
+    return {
+        "events_applied": len(done),
+        "seconds_first_send_to_last_row": round(span, 3),
+        "applied_per_s": rate(len(done), span),
+        "event_to_row": latency_ms(delays),
+    }
+
+
+def _accepted(result: dict[str, Any]) -> list[bool]:
+    return [r[3] == 202 for r in result["requests"]]
+
+
+def webhook_scenario(
+    cfg: BenchConfig, engine: Engine, broker_url: str, prefix: str, log_dir: Path,
+    dep: Deployment, sim: SimulatorHandle,
+) -> dict[str, Any]:  # fmt: skip
+    district_id = sim.district.id
+    users = staff_users(sim.base_url, sim.district.token or "", cfg.webhook_events + cfg.fixed_events)
+    burst_n = min(cfg.webhook_events, len(users) // 2)
+    with engine.connect() as conn:
+        position = conn.execute(
+            select(func.max(staff_table.c.source_position)).where(staff_table.c.district_id == district_id)
+        ).scalar_one()
+    first = first_event_id(position)
+    burst = user_events(users[:burst_n], first, "Burst")
+    fixed = user_events(users[burst_n:], first + burst_n, "Fixed")
+    url = f"{dep.gateway_url}/webhooks/clever"
+    wait = cfg.run_timeout
+    with RssSampler(dep.pids()) as sampler:
+        burst_out = run_loadgen(
+            url, WEBHOOK_SECRET, burst, mode="closed", concurrency=cfg.webhook_concurrency
+        )
+        burst_done = applied_at(engine, district_id, burst, _accepted(burst_out), wait)
+        fixed_out = run_loadgen(
+            url, WEBHOOK_SECRET, fixed, mode="open", concurrency=cfg.fixed_pool, rate_per_s=cfg.fixed_rate
+        )
+        fixed_done = applied_at(engine, district_id, fixed, _accepted(fixed_out), wait)
+    product_burst, product_fixed = summarise(burst_out), summarise(fixed_out)
+    burst_applied = _applied_figures(burst_out, burst, burst_done)
+    fixed_applied = _applied_figures(fixed_out, fixed, fixed_done)
+
+    raw_gateway = limits.RawGateway(broker_url, prefix, log_dir)
+    try:
+        raw_burst = raw_gateway.load(burst, mode="closed", concurrency=cfg.webhook_concurrency)
+        raw_fixed = raw_gateway.load(
+            fixed, mode="open", concurrency=cfg.fixed_pool, rate_per_s=cfg.fixed_rate
+        )
+    finally:
+        raw_gateway.stop()
+    body_bytes = sum(len(e.body) for e in burst) // max(1, len(burst))
+    raw_messages = limits.raw_messages(
+        broker_url, prefix, log_dir, count=len(burst), payload_bytes=body_bytes + 100, threads=cfg.threads
+    )
+    accepted_ratio = ratio(product_burst["accepted_per_s"], raw_burst["accepted_per_s"])
+    return {
+        "title": "Webhooks: signed users.updated events through the gateway",
+        "figures": {
+            "burst": {**product_burst, "concurrency": cfg.webhook_concurrency, "applied": burst_applied},
+            "fixed_rate": {
+                **product_fixed,
+                "offered_per_s": cfg.fixed_rate,
+                "connections": cfg.fixed_pool,
+                "applied": fixed_applied,
+            },
+            "event_bytes": body_bytes,
+        },
+        "limits": {
+            "raw_gateway_burst": raw_burst,
+            "raw_gateway_fixed_rate": raw_fixed,
+            "raw_messages": raw_messages,
+        },
+        "ratios": {
+            "accepted_per_s_vs_raw_gateway": accepted_ratio,
+            "fixed_rate_p99_vs_raw_gateway_p99": ratio(
+                product_fixed["latency"]["p99_ms"], raw_fixed["latency"]["p99_ms"]
+            ),
+            "applied_per_s_vs_raw_messages": ratio(
+                burst_applied["applied_per_s"], raw_messages["messages_per_s"]
+            ),
+        },
+        "targets": {
+            "accepted_vs_raw_gateway": target(">= 0.8", accepted_ratio),
+            "gateway_p99_ms_at_fixed_rate": target("< 50 ms", product_fixed["latency"]["p99_ms"]),
+            "event_to_row_p99_ms_at_fixed_rate": target("< 1000 ms", fixed_applied["event_to_row"]["p99_ms"]),
+        },
+        "_rss": sampler.report(),
+    }

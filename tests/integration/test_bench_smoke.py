@@ -1,0 +1,68 @@
+"""The benchmark harness end to end on a tiny district: every scenario is reported with raw
+figures, its limits and ratios. Sizes are tiny and nothing is asserted about wall time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.config import BenchConfig
+from bench.runner import run_bench
+
+pytestmark = pytest.mark.integration
+
+SCENARIOS = (
+    "1_initial_sync_small",
+    "2_initial_sync_large",
+    "3_nightly_reconcile",
+    "4_webhooks",
+    "5_memory",
+    "6_scaling",
+)
+TINY = BenchConfig(
+    small_schools=1,
+    large_schools=1,
+    latency_ms=5,
+    webhook_events=20,
+    webhook_concurrency=4,
+    fixed_rate=40,
+    fixed_seconds=0.5,
+    fixed_pool=4,
+    threads=2,
+    log_level="WARNING",
+    run_timeout=180,
+)
+
+
+@pytest.mark.timeout(600)
+def test_the_bench_reports_every_scenario_with_figures_limits_and_ratios(
+    tmp_path: Path, postgres_url: str, broker_url: str
+) -> None:
+    admin_url = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    results = run_bench(TINY, admin_url=admin_url, broker_url=broker_url, log_dir=tmp_path / "logs")
+    json_path, md_path = report.write(results, tmp_path / "out")
+    written = json.loads(json_path.read_text())
+
+    assert written["machine"]["cpu_count"] and written["machine"]["postgresql"]
+    assert set(written["scenarios"]) == set(SCENARIOS)
+    for name in SCENARIOS:
+        scenario = written["scenarios"][name]
+        assert scenario["figures"], name
+        assert scenario["ratios"] and all(v is not None for v in scenario["ratios"].values()), name
+        assert name in md_path.read_text()
+
+    s = written["scenarios"]
+    assert s["1_initial_sync_small"]["figures"]["status"] == "succeeded"
+    assert s["1_initial_sync_small"]["limits"]["raw_write"]["insert_rows_per_s"] > 0
+    assert s["2_initial_sync_large"]["limits"]["raw_messages"]["messages_per_s"] > 0
+    assert s["3_nightly_reconcile"]["targets"]["rows_written_by_counters"]["measured"] == 0
+    webhooks = s["4_webhooks"]
+    assert webhooks["figures"]["burst"]["accepted"] == webhooks["figures"]["burst"]["requests"]
+    assert webhooks["figures"]["fixed_rate"]["applied"]["event_to_row"]["p99_ms"] is not None
+    assert webhooks["limits"]["raw_gateway_burst"]["accepted_per_s"] > 0
+    peaks = s["5_memory"]["figures"]["initial_sync_1_apply_process"]
+    assert any(p["role"].startswith("worker") and p["peak_rss_mb"] > 0 for p in peaks)
+    assert s["6_scaling"]["figures"]["status"] == "succeeded"
