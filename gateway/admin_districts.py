@@ -34,7 +34,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def detail(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(_district, rt, request.path_params["district_id"]))
+        return JSONResponse(await run_in_threadpool(district_detail, rt, request.path_params["district_id"]))
 
     @admin
     async def patch(request: Request) -> Response:
@@ -58,7 +58,7 @@ def routes(rt: Runtime) -> list[Route]:
                     conn, district_id=district_id, actor=admin_actor(request), action="district.updated",
                     subject=district_id, details={"changed": sorted(body)},
                 )
-            return _district(rt, district_id)
+            return district_detail(rt, district_id)
 
         result = await run_in_threadpool(save)
         log.info("admin.district_updated", district_id=district_id, changed=sorted(body))
@@ -89,7 +89,7 @@ def routes(rt: Runtime) -> list[Route]:
         if kind not in ("full", "reconcile"):
             raise invalid('kind must be "full" or "reconcile"')
         district_id = request.path_params["district_id"]
-        await run_in_threadpool(_district, rt, district_id)  # 404 before anything else
+        await run_in_threadpool(district_detail, rt, district_id)  # 404 before anything else
         try:
             ticket = await run_in_threadpool(
                 lambda: request_sync(rt, district_id, kind=kind, requested_by=admin_actor(request))
@@ -117,7 +117,7 @@ def _list_districts(rt: Runtime) -> list[dict[str, Any]]:
         return [district_json(d, runs.latest_run(conn, d["id"])) for d in connections.list_districts(conn)]
 
 
-def _district(rt: Runtime, district_id: str) -> dict[str, Any]:
+def district_detail(rt: Runtime, district_id: str) -> dict[str, Any]:
     with rt.engine.connect() as conn:
         district = connections.get_district(conn, district_id)
         if district is None:

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 
 from gateway import (
     admin_districts,
+    admin_lifecycle,
     admin_roster,
     admin_runs,
     admin_schedules,
@@ -31,6 +32,7 @@ def build_app(rt: Runtime) -> Starlette:
         *oauth_routes.routes(rt),
         *webhook.routes(rt),
         *admin_districts.routes(rt),
+        *admin_lifecycle.routes(rt),
         *admin_runs.routes(rt),
         *admin_roster.routes(rt),
         *admin_schedules.routes(rt),

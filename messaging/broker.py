@@ -43,7 +43,7 @@ def _middleware() -> list[dramatiq.Middleware]:
     ]
 
 
-def connection_parameters(broker_url: str) -> dict[str, Any]:
+def connection_parameters(broker_url: str, *, attempts: int = 3) -> dict[str, Any]:
     """pika parameters from a URL, with timeouts so no call can hang forever."""
     url = pika.URLParameters(broker_url)
     return {
@@ -53,7 +53,7 @@ def connection_parameters(broker_url: str) -> dict[str, Any]:
         "credentials": url.credentials,
         "ssl_options": url.ssl_options,
         "heartbeat": 30,
-        "connection_attempts": 3,
+        "connection_attempts": attempts,
         "retry_delay": 1,
         "blocked_connection_timeout": 30,
         "socket_timeout": 10,
@@ -61,14 +61,15 @@ def connection_parameters(broker_url: str) -> dict[str, Any]:
     }
 
 
-def make_broker(broker_url: str | None) -> dramatiq.Broker:
+def make_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dramatiq.Broker:
+    """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503."""
     if broker_url is None:
         broker: dramatiq.Broker = StubBroker(middleware=_middleware(), fail_fast_default=False)
     else:
         # An explicit RabbitmqBroker gets none of get_broker()'s connection defaults; without
         # blocked_connection_timeout a publisher blocked by a RabbitMQ alarm would wait forever.
         broker = RabbitmqBroker(
-            confirm_delivery=True, middleware=_middleware(), parameters=[connection_parameters(broker_url)]
+            confirm_delivery=True, middleware=_middleware(), parameters=[connection_parameters(broker_url, attempts=connection_attempts)]
         )
     for lane in queues.dedicated_lanes():
         for kind in queues.LANED:
@@ -76,8 +77,8 @@ def make_broker(broker_url: str | None) -> dramatiq.Broker:
     return broker
 
 
-def install_broker(broker_url: str | None) -> dramatiq.Broker:
+def install_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dramatiq.Broker:
     """Create the process's broker and make it Dramatiq's global one (before actors load)."""
-    broker = make_broker(broker_url)
+    broker = make_broker(broker_url, connection_attempts=connection_attempts)
     dramatiq.set_broker(broker)
     return broker

@@ -12,11 +12,11 @@ from rostersync.runtime import runtime
 log = structlog.get_logger(__name__)
 
 
-def ensure_broker() -> dramatiq.Broker:
+def ensure_broker(*, connection_attempts: int = 3) -> dramatiq.Broker:
     """Install the broker the settings ask for, once per process."""
     rt = runtime()
     if rt.broker is None:
         configure_logging(rt.settings.log_format, rt.settings.log_level)
-        rt.broker = install_broker(rt.settings.broker_url)
+        rt.broker = install_broker(rt.settings.broker_url, connection_attempts=connection_attempts)
         log.info("rostersync.backends", **rt.settings.describe_backends())
     return rt.broker

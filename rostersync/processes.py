@@ -23,7 +23,7 @@ def serve_gateway(rt: Runtime, host: str, port: int) -> int:
     from rostersync.bootstrap import ensure_broker
     from rostersync.embedded import EmbeddedWorker
 
-    ensure_broker()
+    ensure_broker(connection_attempts=1)  # a webhook sender gets a quick 503, not a long wait
     worker = EmbeddedWorker.start_if_embedded(rt)
     log.info("gateway.starting", host=host, port=port, **rt.settings.describe_backends())
     try:

@@ -31,7 +31,7 @@ def poll_district(rt: Runtime, district_id: str) -> int:
     published = 0
     try:
         with open_api(rt, district_id) as api:
-            for page in api.iter_events(cursor, RECORD_TYPES_USED):
+            for page in api.iter_events(cursor or None, RECORD_TYPES_USED):
                 for raw in page.items:
                     try:
                         event = parse_event(raw)

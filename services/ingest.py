@@ -52,13 +52,22 @@ def principals_of(schools: list[dict[str, Any]]) -> dict[str, list[str]]:
     return index
 
 
-def snapshot_position(api: CleverApi) -> str:
-    """Where deltas resume after this run: the newest event id, else the current time."""
+FEED_START = ""  # an events cursor meaning "from the oldest event Clever still has"
+
+
+def snapshot_position(api: CleverApi) -> tuple[str, str]:
+    """The run's source position and where event polling resumes after it.
+
+    The newest event id serves as both. With an empty feed (or events off) the position is the
+    current time, and polling starts at the feed's beginning: any event there is newer.
+    """
     try:
         latest = api.latest_event_id()
     except (CleverForbidden, CleverNotFound):
-        latest = None  # events are off for this app; positions fall back to time
-    return latest or position_from_time(datetime.now(UTC))
+        latest = None
+    if latest:
+        return latest.lower(), latest
+    return position_from_time(datetime.now(UTC)), FEED_START
 
 
 def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
@@ -84,11 +93,11 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
     with open_api(rt, district_id) as api:
         position = run["source_position"]
         if position is None:
-            position = snapshot_position(api)
+            position, cursor = snapshot_position(api)
             with rt.engine.begin() as conn:
                 runs.update_run(conn, run_id, source_position=position)
                 if district["events_cursor"] is None:
-                    connections.update_district(conn, district_id, events_cursor=position)
+                    connections.update_district(conn, district_id, events_cursor=cursor)
         log.info("ingest.started", run_id=run_id, resume=checkpoint.get("resource"))
         start_index = 0
         if checkpoint.get("resource"):
