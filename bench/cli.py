@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from bench import report
@@ -53,7 +54,15 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     )
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
+    # Stopping the bench must still stop its processes, delete its queues and drop its database
+    # (background shells start it with SIGINT ignored).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     results = run_bench(
         config_from_args(args),
         admin_url=args.database_url,

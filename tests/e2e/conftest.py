@@ -96,7 +96,7 @@ class Stack:
 
         def ended() -> list[RowMapping] | None:
             found = self.runs(district_id)
-            done = [r for r in found if r["status"] in ("succeeded", "failed", "held", "discarded")]
+            done = [r for r in found if r["status"] not in ("queued", "running")]
             return found if len(done) >= count else None
 
         return list(wait_until(ended, timeout=timeout, what=f"{count} finished run(s)"))
