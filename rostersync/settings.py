@@ -29,7 +29,6 @@ class Settings:
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_tokens: tuple[str, ...] = field(default=(), repr=False)
-    queue_prefix: str = ""
     log_format: str = "auto"
     log_level: str = "INFO"
     events_poll_seconds: float = 180.0
@@ -39,6 +38,7 @@ class Settings:
     page_limit: int = 10_000
     apply_chunk_size: int = 1_000
     webhook_max_body_bytes: int = 1_048_576
+    run_stalled_after_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,7 +59,6 @@ class Settings:
             webhook_secrets=_split(env.get("WEBHOOK_SECRETS")),
             encryption_keys=_split(env.get("ENCRYPTION_KEYS")),
             admin_tokens=_split(env.get("ADMIN_TOKENS")),
-            queue_prefix=text("QUEUE_PREFIX", ""),
             log_format=text("LOG_FORMAT", default.log_format),
             log_level=text("LOG_LEVEL", default.log_level).upper(),
             events_poll_seconds=float(text("EVENTS_POLL_SECONDS", str(default.events_poll_seconds))),
