@@ -69,7 +69,9 @@ def make_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dram
         # An explicit RabbitmqBroker gets none of get_broker()'s connection defaults; without
         # blocked_connection_timeout a publisher blocked by a RabbitMQ alarm would wait forever.
         broker = RabbitmqBroker(
-            confirm_delivery=True, middleware=_middleware(), parameters=[connection_parameters(broker_url, attempts=connection_attempts)]
+            confirm_delivery=True,
+            middleware=_middleware(),
+            parameters=[connection_parameters(broker_url, attempts=connection_attempts)],
         )
     for lane in queues.dedicated_lanes():
         for kind in queues.LANED:

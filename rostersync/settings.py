@@ -68,6 +68,9 @@ class Settings:
             page_limit=int(text("PAGE_LIMIT", str(default.page_limit))),
             apply_chunk_size=int(text("APPLY_CHUNK_SIZE", str(default.apply_chunk_size))),
             webhook_max_body_bytes=int(text("WEBHOOK_MAX_BODY_BYTES", str(default.webhook_max_body_bytes))),
+            run_stalled_after_seconds=float(
+                text("RUN_STALLED_AFTER_SECONDS", str(default.run_stalled_after_seconds))
+            ),
         )
 
     @property

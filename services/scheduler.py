@@ -62,7 +62,8 @@ def tick(rt: Runtime, *, scheduler_id: str, now: datetime | None = None) -> dict
                     conn, district_id, next_reconcile_at=next_local_occurrence(now, at, zone)
                 )
         bucket = int(now.timestamp() // max(rt.settings.events_poll_seconds, 1))
-        if district["events_cursor"] is not None and claim_slot(rt, f"poll:{district_id}:{bucket}", scheduler_id):
+        polls = district["events_cursor"] is not None  # None: no full sync has set a cursor yet
+        if polls and claim_slot(rt, f"poll:{district_id}:{bucket}", scheduler_id):
             rt.publish("events", "poll_events", {"district_id": district_id})
             enqueued["poll"] += 1
     with rt.engine.begin() as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,9 +13,6 @@ from storage import connections, runs
 log = structlog.get_logger(__name__)
 
 SYNC_KINDS = ("full", "reconcile", "reconnect")
-# A run with no sign of progress this long is given up when another sync is asked for; ingest
-# records a heartbeat with every page, so only lost messages leave a run this quiet.
-STALLED_AFTER = timedelta(seconds=float(os.environ.get("RUN_STALLED_AFTER_SECONDS", "900")))
 
 
 class SyncRefused(Exception):
@@ -40,8 +36,9 @@ def request_sync(rt: Runtime, district_id: str, *, kind: str = "full", requested
             raise SyncRefused(f"district is {district['status']}")
         in_progress = runs.active_run(conn, district_id)
         if in_progress is not None:
+            # A run this quiet lost its messages: ingest records a heartbeat with every page.
             idle = runs.now() - runs.last_activity(conn, in_progress)
-            if idle < STALLED_AFTER:
+            if idle < timedelta(seconds=rt.settings.run_stalled_after_seconds):
                 return SyncTicket(in_progress["id"], created=False)
             # Its messages were lost (dead-lettered, or an in-process broker that stopped).
             runs.finish_run(conn, in_progress["id"], "failed", error=f"abandoned: no progress for {idle}")
