@@ -29,7 +29,7 @@ def recording(out_dir: Path | None, pids: dict[str, int], label: str) -> Iterato
     for role, pid in pids.items():
         out = out_dir / f"{label}-{role}.txt"
         args = [exe, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
-        args += ["--rate", "200", "--output", str(out)]
+        args += ["--rate", "100", "--nonblocking", "--output", str(out)]  # sampling must not pause it
         recorders.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         yield
