@@ -55,15 +55,18 @@ def principals_of(schools: list[dict[str, Any]]) -> dict[str, list[str]]:
 FEED_START = ""  # an events cursor meaning "from the oldest event Clever still has"
 
 
-def snapshot_position(api: CleverApi) -> tuple[str, str]:
+def snapshot_position(api: CleverApi) -> tuple[str, str | None]:
     """The run's source position and where event polling resumes after it.
 
-    The newest event id serves as both. With an empty feed (or events off) the position is the
-    current time, and polling starts at the feed's beginning: any event there is newer.
+    The newest event id serves as both. With an empty feed the position is the current time and
+    polling starts at the feed's beginning (any event there is newer). With events turned off
+    there is nothing to poll until a later full sync finds them on again.
     """
     try:
         latest = api.latest_event_id()
-    except (CleverForbidden, CleverNotFound):
+    except CleverForbidden:
+        return position_from_time(datetime.now(UTC)), None
+    except CleverNotFound:
         latest = None
     if latest:
         return latest.lower(), latest
@@ -96,7 +99,7 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
             position, cursor = snapshot_position(api)
             with rt.engine.begin() as conn:
                 runs.update_run(conn, run_id, source_position=position)
-                if district["events_cursor"] is None:
+                if district["events_cursor"] is None and cursor is not None:
                     connections.update_district(conn, district_id, events_cursor=cursor)
         log.info("ingest.started", run_id=run_id, resume=checkpoint.get("resource"))
         start_index = 0

@@ -172,3 +172,15 @@ def test_an_expired_events_cursor_leads_to_a_full_sync(make_stack: Any) -> None:
     assert last_name(stack, teacher["id"]) == "Seen By Resync"
     with stack.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sync_runs)).scalar_one() == 2
+
+
+def test_events_turned_off_for_the_app_lead_to_one_full_sync_not_a_loop(make_stack: Any) -> None:
+    stack = connected(make_stack, schools=1, extra_env={"EVENTS_POLL_SECONDS": "1"})
+    district_id = stack.sim.district.id
+    stack.sim.set_events_enabled(False, district_id)
+    stack._spawn("scheduler", "--tick", "0.5")
+
+    runs = stack.wait_for_runs(district_id, 2)
+    assert (runs[-1]["requested_by"], runs[-1]["status"]) == ("events-poller", "succeeded")
+    time.sleep(3)  # several poll intervals: no further full sync while events stay off
+    assert len(stack.runs(district_id)) == 2

@@ -40,8 +40,22 @@ def test_connecting_a_district_syncs_everything_and_nothing_about_students(make_
     with stack.admin() as admin:
         summary = admin.get(f"/v1/districts/{district_id}").json()
         listed_runs = admin.get(f"/v1/districts/{district_id}/runs").json()
-    assert "token" not in str(summary).lower() or stack.sim.district.token not in str(summary)
+        schedules = admin.get(f"/v1/districts/{district_id}/bell-schedules", params={"limit": 200}).json()
+    assert stack.sim.district.token not in str(summary)
     assert listed_runs["runs"][0]["status"] == "succeeded"
+
+    # Bell schedules: from the district's ext field where it has one, else the sections' periods.
+    carried = snapshot["district"]["ext"]["bell_schedule"]
+    by_school = {s["school_id"]: s for s in schedules["bell_schedules"]}
+    assert set(by_school) == {s["id"] for s in snapshot["schools"]}
+    for school_id, schedule in by_school.items():
+        assert schedule["source"] == "clever"
+        if school_id in carried:
+            expected = [(p["period"], p["start"], p["end"]) for p in carried[school_id]]
+            assert [(p["label"], p["start"], p["end"]) for p in schedule["periods"]] == expected
+        else:
+            periods = {s.get("period") for s in snapshot["sections"] if s["school"] == school_id}
+            assert {p["label"] for p in schedule["periods"]} == periods - {None, ""}
 
 
 def test_a_replayed_connect_and_a_resync_change_nothing_and_keep_manual_roles(make_stack: Any) -> None:

@@ -15,7 +15,7 @@ from rostersync.settings import Settings
 from services.apply import apply_page
 from services.mapping_for_apply import InvalidPage
 from storage import connections, runs
-from storage.tables import classrooms, processed_messages, staff_users
+from storage.tables import classrooms, processed_messages, staff_users, terms
 
 DISTRICT = "5a0c0b7e8f1d2c3b4a596877"
 POSITION = "6000000000000000000000aa"
@@ -52,8 +52,14 @@ def teacher(n: int, **changes: Any) -> dict[str, Any]:
 
 def apply(rt: Runtime, run_id: str, key: str, items: list[dict[str, Any]], **kw: Any) -> Any:
     args: dict[str, Any] = dict(
-        district_id=DISTRICT, run_id=run_id, generation=1, resource="users:teacher", key=key,
-        position=POSITION, items=items, principals={},
+        district_id=DISTRICT,
+        run_id=run_id,
+        generation=1,
+        resource="users:teacher",
+        key=key,
+        position=POSITION,
+        items=items,
+        principals={},
     )
     args.update(kw)
     return apply_page(rt, **args)
@@ -105,10 +111,37 @@ def test_a_page_with_one_bad_object_is_rejected_whole(rt: Runtime) -> None:
 
 def test_sections_never_keep_students(rt: Runtime) -> None:
     run_id = start_run(rt)
-    section = {"id": "5" * 24, "district": DISTRICT, "school": "s1", "name": "Algebra", "teacher": "t1",
-               "teachers": ["t2", "t1"], "students": ["a" * 24], "period": "3"}
+    section = {
+        "id": "5" * 24,
+        "district": DISTRICT,
+        "school": "s1",
+        "name": "Algebra",
+        "teacher": "t1",
+        "teachers": ["t2", "t1"],
+        "students": ["a" * 24],
+        "period": "3",
+    }
     apply(rt, run_id, "k1", [section], resource="sections")
     with rt.engine.connect() as conn:
         row = conn.execute(select(classrooms)).one()
     assert row.teacher_clever_ids == ["t1", "t2"]
     assert "a" * 24 not in str(row._mapping)
+
+
+def test_a_term_whose_id_churned_updates_in_place(rt: Runtime) -> None:
+    first, second = start_run(rt), None
+    term = {
+        "id": "1" * 24,
+        "district": DISTRICT,
+        "name": "S1",
+        "start_date": "2026-08-20",
+        "end_date": "2026-12-20",
+    }
+    apply(rt, first, "k1", [term], resource="terms")
+    with rt.engine.begin() as conn:
+        runs.finish_run(conn, first, "succeeded")
+    second = start_run(rt)
+    assert apply(rt, second, "k2", [{**term, "id": "2" * 24}], resource="terms")["unchanged"] == 0
+    with rt.engine.connect() as conn:
+        rows = conn.execute(select(terms.c.clever_id, terms.c.name)).all()
+    assert rows == [("2" * 24, "S1")]
