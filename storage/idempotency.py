@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.tables import processed_messages
@@ -28,8 +28,3 @@ def claim(
         .returning(processed_messages.c.key)
     )
     return conn.execute(stmt).first() is not None
-
-
-def seen(conn: Connection, key: str) -> bool:
-    query = select(processed_messages.c.key).where(processed_messages.c.key == key)
-    return conn.execute(query).first() is not None

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from domain.entities import BellPeriod, BellSchedule, ScheduleSource
+from domain.entities import BellSchedule
 from domain.hashing import content_hash
 from storage.tables import bell_periods, bell_schedules, classrooms
 
@@ -74,35 +73,3 @@ def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) ->
     if rows:
         conn.execute(bell_periods.insert(), rows)
     return True
-
-
-def load_schedules(conn: Connection, district_id: str) -> dict[tuple[str, str], BellSchedule]:
-    """Every schedule of a district by (school, source)."""
-    query = (
-        select(
-            bell_schedules.c.id,
-            bell_schedules.c.school_clever_id,
-            bell_schedules.c.source,
-            bell_periods.c.label,
-            bell_periods.c.start_time,
-            bell_periods.c.end_time,
-        )
-        .select_from(bell_schedules.outerjoin(bell_periods))
-        .where(bell_schedules.c.district_id == district_id)
-        .order_by(bell_schedules.c.school_clever_id, bell_schedules.c.source, bell_periods.c.position)
-    )
-    periods: dict[tuple[str, str], list[BellPeriod]] = defaultdict(list)
-    for row in conn.execute(query):
-        key = (row.school_clever_id, row.source)
-        periods.setdefault(key, [])
-        if row.label is not None:
-            periods[key].append(BellPeriod(row.label, row.start_time, row.end_time))
-    return {key: BellSchedule(key[0], ScheduleSource(key[1]), tuple(value)) for key, value in periods.items()}
-
-
-def schedule_as_json(schedule: BellSchedule) -> dict[str, Any]:
-    return {
-        "school_id": schedule.school_clever_id,
-        "source": schedule.source.value,
-        "periods": [{"label": p.label, "start": p.start_time, "end": p.end_time} for p in schedule.periods],
-    }

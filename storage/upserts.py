@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.entities import Entity
@@ -147,10 +147,3 @@ def _guarded_upsert(conn: Connection, table: Table, keys: Iterable[str]) -> Any:
             | (table.c.active != stmt.excluded.active)
         ),
     )
-
-
-def count_rows(conn: Connection, table: Table, district_id: str, *, active: bool | None = None) -> int:
-    query = select(func.count()).select_from(table).where(table.c.district_id == district_id)
-    if active is not None:
-        query = query.where(table.c.active == active)
-    return int(conn.execute(query).scalar_one())
