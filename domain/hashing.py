@@ -18,7 +18,13 @@ HASH_VERSION = "1"
 HASH_LENGTH = 32  # hex chars; 128 bits is ample to detect changes within one district
 
 
+_PLAIN = (str, int, float, bool)
+
+
 def _canonical(value: Any) -> Any:
+    # Exact-type check first: most values are plain strings, and a StrEnum must become its value.
+    if value is None or type(value) in _PLAIN:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"__type__": type(value).__name__, **fields}
