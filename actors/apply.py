@@ -10,8 +10,9 @@ import dramatiq
 from actors.policy import retry_transient
 from messaging import queues
 from rostersync.runtime import runtime
-from services import apply, ingest
+from services import apply
 from services.mapping_for_apply import InvalidPage
+from services.run_failures import fail_run
 
 
 @dramatiq.actor(queue_name=queues.queue_name(queues.APPLY), retry_when=retry_transient, throws=(InvalidPage,))
@@ -41,5 +42,5 @@ def apply_page(
         )
     except InvalidPage as exc:
         # Nothing of the page was written; the message is dead-lettered and the run fails with why.
-        ingest.fail_run(rt, run_id, f"page {key} rejected: {exc}")
+        fail_run(rt, run_id, f"page {key} rejected: {exc}")
         raise

@@ -12,6 +12,7 @@ from clever_client.errors import CleverError, CleverUnavailable, NeedsReauth
 from messaging import queues
 from rostersync.runtime import runtime
 from services import ingest
+from services.run_failures import fail_run
 from services.sync_requests import SyncRefused
 from services.sync_requests import request_sync as request_sync_service
 
@@ -40,15 +41,15 @@ def ingest_run(*, district_id: str, run_id: str, generation: int) -> None:
     try:
         ingest.ingest_run(rt, run_id, generation)
     except NeedsReauth as exc:
-        ingest.fail_run(rt, run_id, exc, needs_reauth=True)
+        fail_run(rt, run_id, exc, needs_reauth=True)
     except CleverUnavailable:
         raise  # retried with backoff; the checkpoint makes the retry resume
     except CleverError as exc:
-        ingest.fail_run(rt, run_id, exc)
+        fail_run(rt, run_id, exc)
 
 
 @dramatiq.actor(queue_name=queues.queue_name(queues.INGEST), max_retries=3)
 def sync_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     kwargs = message.get("kwargs") or {}
     if "run_id" in kwargs:
-        ingest.fail_run(runtime(), kwargs["run_id"], f"gave up after {retry_info.get('retries')} retries")
+        fail_run(runtime(), kwargs["run_id"], f"gave up after {retry_info.get('retries')} retries")

@@ -97,7 +97,13 @@ def machine(engine: Engine, broker_url: str) -> dict[str, object]:
         "postgresql": pg_version,
         "postgresql_synchronous_commit": sync_commit,
         "rabbitmq": _rabbitmq_version(broker_url),
+        "load_average_1m_at_start": load_average(),
     }
+
+
+def load_average() -> float:
+    """Other work on the machine shares the same 2 cores; the figures are read against this."""
+    return round(os.getloadavg()[0], 2)
 
 
 def _cpu_model() -> str | None:

@@ -40,6 +40,7 @@ def run_bench(
         infra.delete_queues(broker_url, prefix, limits.BENCH_QUEUES)
         if not keep_db:
             infra.drop_database(admin_url, db_name)
+    machine["load_average_1m_at_end"] = infra.load_average()
     return {
         "machine": machine,
         "config": _config(cfg),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain._coerce import mapping, text
+from domain.positions import is_position
 from domain.privacy import is_student_or_contact_only, strip_students
 
 RECORD_TYPES_USED: tuple[str, ...] = ("districts", "schools", "terms", "courses", "sections", "users")
@@ -74,6 +75,9 @@ def parse_event(raw: Any) -> CleverEvent:
     event_id = text(raw.get("id"))
     if event_id is None:
         raise InvalidEvent("event has no id")
+    if not is_position(event_id):
+        # The id is the event's place in the order of changes; anything else would sort wrongly.
+        raise InvalidEvent(f"event id {event_id!r} is not a 24-hex Clever id")
     event_type = text(raw.get("type"))
     if event_type is None:
         raise InvalidEvent(f"event {event_id} has no type")
@@ -150,3 +154,13 @@ def sort_events(events: Iterable[CleverEvent]) -> list[CleverEvent]:
     """Events oldest first, duplicates (same id) dropped."""
     unique = {event.id.lower(): event for event in events}
     return sorted(unique.values(), key=event_order_key)
+
+
+def wire_event(event: CleverEvent) -> dict[str, Any]:
+    """The event as published to RabbitMQ: Clever's wire shape, unwrapped, without students."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created": event.created,
+        "data": {"object": event.object, "previous_attributes": event.previous_attributes},
+    }

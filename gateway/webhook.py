@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from domain.events import CleverEvent, InvalidEvent, is_private, parse_event
+from domain.events import CleverEvent, InvalidEvent, is_private, parse_event, wire_event
 from gateway.errors import ApiError
 from gateway.inputs import decode_json, is_json_content_type, read_capped
 from gateway.publishing import publish
@@ -24,16 +24,6 @@ from gateway.webhook_signature import HEADER, BadSignature, verify
 from rostersync.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-
-def wire_event(event: CleverEvent) -> dict[str, Any]:
-    """The event as published: Clever's wire shape, unwrapped, with section students removed."""
-    return {
-        "id": event.id,
-        "type": event.type,
-        "created": event.created,
-        "data": {"object": event.object, "previous_attributes": event.previous_attributes},
-    }
 
 
 def parse_batch(body: Any) -> tuple[list[CleverEvent], int]:

@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from rostersync.log_redaction import RedactMessages
+
 _configured = False
 
 
@@ -33,6 +35,7 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactMessages())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -39,6 +39,7 @@ class Settings:
     apply_chunk_size: int = 1_000
     webhook_max_body_bytes: int = 1_048_576
     run_stalled_after_seconds: float = 900.0
+    ingest_slice_seconds: float = 1200.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             page_limit=int(text("PAGE_LIMIT", str(default.page_limit))),
             apply_chunk_size=int(text("APPLY_CHUNK_SIZE", str(default.apply_chunk_size))),
             webhook_max_body_bytes=int(text("WEBHOOK_MAX_BODY_BYTES", str(default.webhook_max_body_bytes))),
+            ingest_slice_seconds=float(text("INGEST_SLICE_SECONDS", str(default.ingest_slice_seconds))),
             run_stalled_after_seconds=float(
                 text("RUN_STALLED_AFTER_SECONDS", str(default.run_stalled_after_seconds))
             ),

@@ -40,7 +40,7 @@ def apply_page(
         raise InvalidPage(f"unknown resource {resource!r}")
     entity_type = spec.entity_type.value
     with rt.engine.begin() as conn:
-        district = connections.get_district(conn, district_id)
+        district = connections.get_district(conn, district_id, for_share=True)
         run = runs.get_run(conn, run_id)
         if district is None or district["generation"] != generation or run is None:
             log.info("apply.dropped_stale_generation", key=key, generation=generation)
@@ -48,25 +48,27 @@ def apply_page(
         if run["status"] in runs.FINISHED_STATUSES:
             log.info("apply.dropped_finished_run", key=key, status=run["status"])
             return None
-        if not idempotency.claim(conn, key, district_id=district_id, kind="page", run_id=run_id):
-            log.info("apply.redelivered", key=key)
-            outcome_counters = None
-        else:
-            entities = map_items(
-                resource, items, principals=principals, rules=role_rules(district["options"] or {})
-            )
-            table = SYNCED_TABLES[entity_type]
-            if entity_type == "term":
-                adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
-            outcome = upsert_entities(conn, table, district_id, entities, position)
-            if resource == "districts" and entities and outcome.written_ids:
-                connections.update_district(conn, district_id, name=getattr(entities[0], "name", None))
-            record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
+        # A redelivered key still writes its page (both steps are idempotent): a page re-fetched
+        # after a crash may hold other items than the first time. The key guards the counters.
+        first_time = idempotency.claim(conn, key, district_id=district_id, kind="page", run_id=run_id)
+        entities = map_items(
+            resource, items, principals=principals, rules=role_rules(district["options"] or {})
+        )
+        if entity_type == "term":
+            adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
+        outcome = upsert_entities(conn, SYNCED_TABLES[entity_type], district_id, entities, position)
+        if resource == "districts" and entities and outcome.written_ids:
+            connections.update_district(conn, district_id, name=getattr(entities[0], "name", None))
+        record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
+        outcome_counters: dict[str, int] | None = None
+        if first_time:
             outcome_counters = outcome.as_counters()
             conn.execute(
                 update(processed_messages)
                 .where(processed_messages.c.key == key)
                 .values(counters={entity_type: outcome_counters})
             )
+        else:
+            log.info("apply.redelivered", key=key)
     completion.finish_when_applied(rt, run_id, generation)
     return outcome_counters

@@ -16,11 +16,11 @@ from sqlalchemy import Connection, select
 from domain.entities import EntityType
 from domain.events import CleverEvent, is_noise, is_private, parse_event
 from rostersync.runtime import Runtime
-from services.finish_run import refresh_clever_schedules
+from services.clever_schedules import refresh_clever_schedules
 from services.mapping_for_apply import map_items, role_rules
 from storage import connections, idempotency
 from storage.tables import SYNCED_TABLES, tenants
-from storage.upserts import upsert_entities
+from storage.upserts import deactivate_entities, upsert_entities
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +65,7 @@ def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
         return "unsupported"
     district_id = district_of(event)
     with rt.engine.begin() as conn:
-        district = connections.get_district(conn, district_id) if district_id else None
+        district = connections.get_district(conn, district_id, for_share=True) if district_id else None
         if district is None:
             log.info("event.unknown_district", event_id=event.id)
             return "unknown_district"
@@ -82,16 +82,17 @@ def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
         entities = map_items(
             f"{event.resource}:event", [event.object], principals=principals, rules=role_rules(options)
         )
+        table = SYNCED_TABLES[entity_type.value]
+        position = event.id.lower()
+        if not entities and entity_type == EntityType.STAFF:
+            # Someone who lost every staff-side role is no longer staff: deactivate, keep the row.
+            deactivate_entities(conn, table, district["id"], [event.object_id], position)
         outcome = upsert_entities(
-            conn,
-            SYNCED_TABLES[entity_type.value],
-            district["id"],
-            entities,
-            event.id.lower(),
-            deleted=event.action == "deleted",
+            conn, table, district["id"], entities, position, deleted=event.action == "deleted"
         )
-        if outcome.written_ids and _touches_schedules(event, field_name):
-            refresh_clever_schedules(rt, conn, district["id"])
+        schools = _schedules_touched(event, field_name)
+        if outcome.written_ids and schools != []:
+            refresh_clever_schedules(rt, conn, district["id"], schools)
     log.info(
         "event.applied",
         event_id=event.id,
@@ -102,9 +103,14 @@ def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
     return "applied"
 
 
-def _touches_schedules(event: CleverEvent, field_name: str | None) -> bool:
+def _schedules_touched(event: CleverEvent, field_name: str | None) -> list[str] | None:
+    """The schools whose Clever bell schedule the event may change; None means every school."""
     if event.resource == "sections":
-        return event.action != "updated" or "period" in event.previous_attributes
+        if event.action != "updated" or "period" in event.previous_attributes:
+            return [str(event.object.get("school"))]
+        return []
     if event.resource == "districts":
-        return "ext" in event.previous_attributes
-    return event.resource == "schools" and event.action != "updated"
+        return None if "ext" in event.previous_attributes else []
+    if event.resource == "schools" and event.action != "updated":
+        return [event.object_id]
+    return []

@@ -7,9 +7,9 @@ talks to Clever, which the gateway never does.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from clever_client.errors import CleverBadRequest, CleverError
+from clever_client.errors import CleverBadRequest
 from rostersync.runtime import Runtime
 from services.sync_requests import request_sync
 from storage import connections
@@ -24,6 +24,11 @@ class ConnectFailed(Exception):
 
 def connect_district(rt: Runtime, *, code: str, nonce: str, redirect_uri: str) -> str:
     """Returns the connected district id."""
+    already = _connected_district(rt, nonce)
+    if already is not None:
+        # Redelivered after the connection was saved: the code is spent, only the sync is left.
+        request_sync(rt, already, kind="full", requested_by="connect")
+        return already
     try:
         with rt.oauth() as oauth:
             user_token = oauth.exchange_code(code, redirect_uri)
@@ -64,10 +69,13 @@ def connect_district(rt: Runtime, *, code: str, nonce: str, redirect_uri: str) -
     return me.district_id
 
 
+def _connected_district(rt: Runtime, nonce: str) -> str | None:
+    with rt.engine.connect() as conn:
+        query = select(oauth_states.c.district_id).where(oauth_states.c.nonce == nonce)
+        return conn.execute(query).scalar()
+
+
 def _record_error(rt: Runtime, nonce: str, message: str) -> None:
     with rt.engine.begin() as conn:
         conn.execute(update(oauth_states).where(oauth_states.c.nonce == nonce).values(error=message))
     log.warning("district.connect_failed", reason=message)
-
-
-__all__ = ["CleverError", "ConnectFailed", "connect_district"]

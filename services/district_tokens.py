@@ -9,7 +9,7 @@ from __future__ import annotations
 import structlog
 
 from clever_client.api import CleverApi
-from clever_client.errors import NeedsReauth
+from clever_client.errors import CleverUnavailable, NeedsReauth
 from rostersync.runtime import Runtime
 from storage import connections
 
@@ -31,8 +31,14 @@ class StoredTokenSource:
     def replace_rejected(self, rejected: str) -> str:
         with self._rt.oauth() as oauth:
             listed = oauth.district_tokens(self._district_id)
-        fresh = next((t for t in listed if t.access_token != rejected), None)
+        if any(t.access_token == rejected for t in listed):
+            # Clever still lists the token it refused: a passing fault, not a revocation.
+            raise CleverUnavailable("Clever refused a token it still lists; retrying later")
+        fresh = next(iter(listed), None)
         with self._rt.engine.begin() as conn:
+            district = connections.get_district(conn, self._district_id, for_update=True)
+            if district is None or district["status"] == "disconnected":
+                raise NeedsReauth("the district was disconnected")
             if fresh is None:
                 connections.set_status(conn, self._district_id, "needs_reauth")
                 log.warning("clever.token_gone", district_id=self._district_id)

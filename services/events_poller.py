@@ -10,7 +10,7 @@ from __future__ import annotations
 import structlog
 
 from clever_client.errors import CleverForbidden, CleverNotFound, NeedsReauth
-from domain.events import RECORD_TYPES_USED, InvalidEvent, is_private, parse_event
+from domain.events import RECORD_TYPES_USED, InvalidEvent, is_private, parse_event, wire_event
 from rostersync.runtime import Runtime
 from services.district_tokens import open_api
 from services.sync_requests import SyncRefused, request_sync
@@ -39,7 +39,8 @@ def poll_district(rt: Runtime, district_id: str) -> int:
                         log.warning("poll.invalid_event", district_id=district_id, reason=str(exc))
                         continue
                     if not is_private(event):
-                        rt.publish("events", "apply_event", {"event": raw, "source": "poll"})
+                        # The parsed form: a section's students never reach RabbitMQ.
+                        rt.publish("events", "apply_event", {"event": wire_event(event), "source": "poll"})
                         published += 1
                     cursor = event.id
                 with rt.engine.begin() as conn:

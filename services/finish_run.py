@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from domain.bell_schedules import clever_schedule, schedule_from_ext
 from domain.deletion_guard import plan_deactivations
 from domain.entities import EntityType
 from rostersync.runtime import Runtime
+from services.clever_schedules import refresh_clever_schedules
 from services.resources import resources_of
 from storage import connections, runs
-from storage.schedules import period_labels_by_school, save_schedule
 from storage.seen import forget_run, seen_ids
-from storage.tables import SYNCED_TABLES, audit_log, tenants
+from storage.tables import SYNCED_TABLES, audit_log
+from storage.upserts import deactivate_entities
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +82,7 @@ def _complete(
     district_id = run["district_id"]
     position = run["source_position"]
     for entity_type, ids in deactivations.items():
-        done = deactivate(conn, SYNCED_TABLES[entity_type], district_id, ids, position)
+        done = deactivate_entities(conn, SYNCED_TABLES[entity_type], district_id, ids, position)
         counters.setdefault(entity_type, {})["deactivated"] = done
     schedules_written = refresh_clever_schedules(rt, conn, district_id)
     counters.setdefault("bell_schedule", {})["updated"] = schedules_written
@@ -95,7 +95,12 @@ def _complete(
         )
     runs.finish_run(conn, run["id"], "succeeded", counters=counters, drift=drift)
     forget_run(conn, run["id"])
-    connections.set_status(conn, district_id, "active", current_run_id=None)
+    values: dict[str, Any] = {"current_run_id": None}
+    cursor = (run["checkpoint"] or {}).get("events_cursor")
+    district = connections.get_district(conn, district_id)
+    if district is not None and district["events_cursor"] is None and cursor is not None:
+        values["events_cursor"] = cursor  # the poller cleared it while this run was under way
+    connections.set_status(conn, district_id, "active", **values)
     conn.execute(
         audit_log.insert().values(
             district_id=district_id,
@@ -107,50 +112,6 @@ def _complete(
     )
     log.info("sync.succeeded", run_id=run["id"], counters=counters, drift=drift)
     return "succeeded"
-
-
-def deactivate(conn: Connection, table: Any, district_id: str, ids: list[str], position: str) -> int:
-    done = 0
-    for start in range(0, len(ids), 5_000):
-        result = conn.execute(
-            update(table)
-            .where(
-                table.c.district_id == district_id,
-                table.c.clever_id.in_(ids[start : start + 5_000]),
-                table.c.active.is_(True),
-                table.c.source_position <= position,
-            )
-            .values(active=False, deactivated_at=runs.now(), source_position=position, updated_at=runs.now())
-        )
-        done += result.rowcount
-    return done
-
-
-def refresh_clever_schedules(rt: Runtime, conn: Connection, district_id: str) -> int:
-    """Clever-sourced schedules per school: the district's ext field, else period labels."""
-    district_row = conn.execute(
-        select(tenants.c.ext).where(tenants.c.district_id == district_id, tenants.c.kind == "district")
-    ).first()
-    district = connections.get_district(conn, district_id)
-    options = (district["options"] if district else None) or {}
-    field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
-    district_ext = district_row.ext if district_row else {}
-    labels = period_labels_by_school(conn, district_id)
-    schools = [
-        cid
-        for (cid,) in conn.execute(
-            select(tenants.c.clever_id).where(
-                tenants.c.district_id == district_id, tenants.c.kind == "school", tenants.c.active.is_(True)
-            )
-        )
-    ]
-    written = 0
-    for school_id in schools:
-        ext_periods = schedule_from_ext(district_ext, field_name, school_id)
-        schedule = clever_schedule(school_id, labels.get(school_id, ()), ext_periods)
-        if schedule.periods and save_schedule(conn, district_id, schedule):
-            written += 1
-    return written
 
 
 def resolve_held_run(rt: Runtime, run_id: str, *, approve: bool, actor: str) -> str:

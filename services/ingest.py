@@ -4,10 +4,15 @@ Each page (in chunks of APPLY_CHUNK_SIZE) becomes one apply message whose idempo
 `run:resource:page:chunk`. After publishing a page the checkpoint (resource, next link, page
 number) is saved, so a worker killed mid-crawl resumes where it was; a page published twice
 because of a crash in between is caught by its key. Memory holds one page at a time.
+
+A crawl works in slices of INGEST_SLICE_SECONDS: at the end of a slice it hands on to a fresh
+ingest message, because RabbitMQ takes back a message held unacknowledged past its consumer
+timeout (30 minutes by default) and would start a second crawler.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +20,11 @@ from typing import Any
 import structlog
 
 from clever_client.api import CleverApi
-from clever_client.errors import CleverError, CleverForbidden, CleverNotFound
+from clever_client.errors import CleverForbidden, CleverNotFound
+from domain.mapping import InvalidObject, map_school
 from domain.positions import position_from_time
 from domain.privacy import strip_students
-from domain.roles import normalize_email
+from domain.roles import principal_index
 from rostersync.runtime import Runtime
 from services import completion
 from services.district_tokens import open_api
@@ -26,6 +32,8 @@ from services.resources import FULL_SYNC_ORDER, Resource, earlier_user_roles
 from storage import connections, runs
 
 log = structlog.get_logger(__name__)
+
+FEED_START = ""  # an events cursor meaning "from the oldest event Clever still has"
 
 
 def chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -44,15 +52,14 @@ def prepare_items(resource: Resource, items: list[dict[str, Any]]) -> list[dict[
 
 
 def principals_of(schools: list[dict[str, Any]]) -> dict[str, list[str]]:
-    index: dict[str, list[str]] = {}
+    """Principal email → school ids, for the role mapping of the users crawled later."""
+    mapped = []
     for school in schools:
-        email = normalize_email((school.get("principal") or {}).get("email"))
-        if email:
-            index.setdefault(email, []).append(school["id"])
-    return index
-
-
-FEED_START = ""  # an events cursor meaning "from the oldest event Clever still has"
+        try:
+            mapped.append(map_school(school))
+        except InvalidObject:
+            continue  # the apply of this page rejects it, with the reason
+    return {email: list(ids) for email, ids in principal_index(mapped).items()}
 
 
 def snapshot_position(api: CleverApi) -> tuple[str, str | None]:
@@ -73,6 +80,118 @@ def snapshot_position(api: CleverApi) -> tuple[str, str | None]:
     return position_from_time(datetime.now(UTC)), FEED_START
 
 
+class Crawl:
+    """One slice of a run's crawl, resuming from the run's checkpoint."""
+
+    def __init__(self, rt: Runtime, run: Any, district: Any, generation: int) -> None:
+        self.rt = rt
+        self.run_id: str = run["id"]
+        self.district_id: str = district["id"]
+        self.generation = generation
+        self.lane: str | None = (district["options"] or {}).get("lane")
+        self.position: str | None = run["source_position"]
+        self.checkpoint: dict[str, Any] = dict(run["checkpoint"] or {})
+        self.fetched: dict[str, int] = dict(run["fetched"] or {})
+        self.pages_published = int(run["pages_published"])
+        self.deadline = time.monotonic() + rt.settings.ingest_slice_seconds
+
+    def take_snapshot(self, api: CleverApi, events_cursor: str | None) -> None:
+        self.position, cursor = snapshot_position(api)
+        with self.rt.engine.begin() as conn:
+            runs.update_run(
+                conn, self.run_id, source_position=self.position, checkpoint={"events_cursor": cursor}
+            )
+            if events_cursor is None and cursor is not None:
+                connections.update_district(conn, self.district_id, events_cursor=cursor)
+        self.checkpoint = {"events_cursor": cursor}
+
+    def remaining(self) -> tuple[Resource, ...]:
+        current = self.checkpoint.get("resource")
+        if not current:
+            return FULL_SYNC_ORDER
+        keys = [r.key for r in FULL_SYNC_ORDER]
+        # A resource whose last page was checkpointed (no next link) is done, even if the crash
+        # came before it was marked so.
+        finished = self.checkpoint.get("done") or (
+            self.checkpoint.get("page_no", 0) > 0 and not self.checkpoint.get("next_url")
+        )
+        return FULL_SYNC_ORDER[keys.index(current) + (1 if finished else 0) :]
+
+    def crawl(self, api: CleverApi) -> bool:
+        """Crawl what is left; False when the slice ran out and a continuation was handed on."""
+        for resource in self.remaining():
+            resuming = self.checkpoint.get("resource") == resource.key
+            page_no = int(self.checkpoint.get("page_no", 0)) if resuming else 0
+            start_url = self.checkpoint.get("next_url") if resuming else None
+            pages = api.iter_pages(
+                resource.path, params=resource.params, limit=self.rt.settings.page_limit, start_url=start_url
+            )
+            for page in pages:
+                self.publish_page(resource, page_no, page.items)
+                page_no += 1
+                self.fetched[resource.key] = self.fetched.get(resource.key, 0) + len(page.items)
+                self.save(resource=resource.key, page_no=page_no, next_url=page.next_url, done=False)
+                if page.next_url and time.monotonic() > self.deadline:
+                    self.hand_on()
+                    return False
+            self.fetched.setdefault(resource.key, 0)
+            self.save(resource=resource.key, page_no=page_no, next_url=None, done=True)
+            log.info(
+                "ingest.resource_done",
+                run_id=self.run_id,
+                resource=resource.key,
+                items=self.fetched[resource.key],
+            )
+        return True
+
+    def publish_page(self, resource: Resource, page_no: int, items: list[dict[str, Any]]) -> None:
+        if resource.key == "schools":
+            principals = self.checkpoint.setdefault("principals", {})
+            for email, ids in principals_of(items).items():
+                principals.setdefault(email, []).extend(ids)
+        for chunk_no, chunk in enumerate(
+            chunks(prepare_items(resource, items), self.rt.settings.apply_chunk_size)
+        ):
+            self.rt.publish(
+                "apply",
+                "apply_page",
+                {
+                    "district_id": self.district_id,
+                    "run_id": self.run_id,
+                    "generation": self.generation,
+                    "resource": resource.key,
+                    "key": f"{self.run_id}:{resource.key}:{page_no}:{chunk_no}",
+                    "position": self.position,
+                    "items": chunk,
+                    "principals": self.checkpoint.get("principals", {}) if resource.role else {},
+                },
+                lane=self.lane,
+            )
+            self.pages_published += 1
+
+    def save(self, **checkpoint: Any) -> None:
+        self.checkpoint.update(checkpoint)
+        with self.rt.engine.begin() as conn:
+            runs.update_run(
+                conn,
+                self.run_id,
+                checkpoint=self.checkpoint,
+                fetched=self.fetched,
+                pages_published=self.pages_published,
+            )
+
+    def hand_on(self) -> None:
+        log.info(
+            "ingest.continues_in_new_message", run_id=self.run_id, resource=self.checkpoint.get("resource")
+        )
+        self.rt.publish(
+            "ingest",
+            "ingest_run",
+            {"district_id": self.district_id, "run_id": self.run_id, "generation": self.generation},
+            lane=self.lane,
+        )
+
+
 def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
     with rt.engine.begin() as conn:
         run = runs.get_run(conn, run_id, for_update=True)
@@ -83,87 +202,21 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
         if district["generation"] != generation or run["generation"] != generation:
             log.info("ingest.dropped_stale_generation", run_id=run_id, generation=generation)
             return
-        if run["ingest_done"]:
-            return
-        if run["status"] == "queued":
+        if not run["ingest_done"] and run["status"] == "queued":
             runs.update_run(conn, run_id, status="running", started_at=runs.now())
             connections.set_status(conn, district["id"], "syncing")
-    district_id: str = district["id"]
-    lane = (district["options"] or {}).get("lane")
-    checkpoint: dict[str, Any] = dict(run["checkpoint"] or {})
-    fetched: dict[str, int] = dict(run["fetched"] or {})
-    pages_published = int(run["pages_published"])
-    with open_api(rt, district_id) as api:
-        position = run["source_position"]
-        if position is None:
-            position, cursor = snapshot_position(api)
-            with rt.engine.begin() as conn:
-                runs.update_run(conn, run_id, source_position=position)
-                if district["events_cursor"] is None and cursor is not None:
-                    connections.update_district(conn, district_id, events_cursor=cursor)
-        log.info("ingest.started", run_id=run_id, resume=checkpoint.get("resource"))
-        start_index = 0
-        if checkpoint.get("resource"):
-            start_index = [r.key for r in FULL_SYNC_ORDER].index(checkpoint["resource"])
-        for resource in FULL_SYNC_ORDER[start_index:]:
-            resuming = checkpoint.get("resource") == resource.key
-            page_no = int(checkpoint.get("page_no", 0)) if resuming else 0
-            next_url = checkpoint.get("next_url") if resuming else None
-            count = fetched.get(resource.key, 0) if resuming else 0
-            if resuming and checkpoint.get("done"):
-                continue
-            pages = api.iter_pages(
-                resource.path, params=resource.params, limit=rt.settings.page_limit, start_url=next_url
-            )
-            for page in pages:
-                items = prepare_items(resource, page.items)
-                if resource.key == "schools":
-                    for email, ids in principals_of(page.items).items():
-                        checkpoint.setdefault("principals", {}).setdefault(email, []).extend(ids)
-                for chunk_no, chunk in enumerate(chunks(items, rt.settings.apply_chunk_size)):
-                    rt.publish(
-                        "apply",
-                        "apply_page",
-                        {
-                            "district_id": district_id,
-                            "run_id": run_id,
-                            "generation": generation,
-                            "resource": resource.key,
-                            "key": f"{run_id}:{resource.key}:{page_no}:{chunk_no}",
-                            "position": position,
-                            "items": chunk,
-                            "principals": checkpoint.get("principals", {}) if resource.role else {},
-                        },
-                        lane=lane,
-                    )
-                    pages_published += 1
-                page_no += 1
-                count += len(page.items)
-                fetched[resource.key] = count
-                checkpoint.update(resource=resource.key, page_no=page_no, next_url=page.next_url, done=False)
-                with rt.engine.begin() as conn:
-                    runs.update_run(
-                        conn, run_id, checkpoint=checkpoint, fetched=fetched, pages_published=pages_published
-                    )
-            fetched[resource.key] = count
-            checkpoint.update(resource=resource.key, page_no=page_no, next_url=None, done=True)
-            with rt.engine.begin() as conn:
-                runs.update_run(conn, run_id, checkpoint=checkpoint, fetched=fetched)
-            log.info("ingest.resource_done", run_id=run_id, resource=resource.key, items=count)
+    if run["ingest_done"]:
+        # Redelivered after the crawl ended: make sure the run still gets finished.
+        completion.finish_when_applied(rt, run_id, generation)
+        return
+    crawl = Crawl(rt, run, district, generation)
+    with open_api(rt, crawl.district_id) as api:
+        if crawl.position is None:
+            crawl.take_snapshot(api, district["events_cursor"])
+        log.info("ingest.started", run_id=run_id, resume=crawl.checkpoint.get("resource"))
+        if not crawl.crawl(api):
+            return
     with rt.engine.begin() as conn:
         runs.update_run(conn, run_id, ingest_done=True, ingest_finished_at=runs.now())
-    log.info("ingest.finished", run_id=run_id, pages=pages_published)
+    log.info("ingest.finished", run_id=run_id, pages=crawl.pages_published)
     completion.finish_when_applied(rt, run_id, generation)
-
-
-def fail_run(rt: Runtime, run_id: str, error: CleverError | str, *, needs_reauth: bool = False) -> None:
-    with rt.engine.begin() as conn:
-        run = runs.get_run(conn, run_id)
-        if run is None:
-            return
-        runs.finish_run(conn, run_id, "failed", error=str(error)[:2000])
-        status = "needs_reauth" if needs_reauth else "active"
-        district = connections.get_district(conn, run["district_id"])
-        if district is not None and district["status"] in ("syncing", "active", "needs_reauth"):
-            connections.set_status(conn, run["district_id"], status)
-    log.warning("sync.failed", run_id=run_id, error=str(error)[:500], needs_reauth=needs_reauth)

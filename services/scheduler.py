@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.schedule import local_date_of, next_local_occurrence, parse_local_time
 from rostersync.runtime import Runtime
 from services.sync_requests import SyncRefused, request_sync
 from storage import connections, runs
+from storage.database import dialect_insert
 from storage.tables import scheduler_slots
 
 log = structlog.get_logger(__name__)
@@ -24,9 +24,9 @@ log = structlog.get_logger(__name__)
 
 def claim_slot(rt: Runtime, name: str, claimed_by: str) -> bool:
     with rt.engine.begin() as conn:
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        insert = dialect_insert(conn)
         stmt = (
-            dialect_insert(scheduler_slots)
+            insert(scheduler_slots)
             .values(name=name, claimed_by=claimed_by, claimed_at=runs.now())
             .on_conflict_do_nothing(index_elements=[scheduler_slots.c.name])
             .returning(scheduler_slots.c.name)
@@ -40,10 +40,11 @@ def tick(rt: Runtime, *, scheduler_id: str, now: datetime | None = None) -> dict
     at = parse_local_time(rt.settings.reconcile_local_time)
     enqueued = {"reconcile": 0, "poll": 0}
     with rt.engine.connect() as conn:
-        active = connections.list_districts(conn, status="active")
-    for district in active:
+        # A syncing district still gets its nightly request: that is what notices a stalled run.
+        candidates = [d for d in connections.list_districts(conn) if d["status"] in ("active", "syncing")]
+    for district in candidates:
         district_id, zone = district["id"], district["timezone"]
-        due = district["next_reconcile_at"]
+        due = runs.aware(district["next_reconcile_at"]) if district["next_reconcile_at"] else None
         if due is None:
             with rt.engine.begin() as conn:
                 connections.update_district(
@@ -62,7 +63,8 @@ def tick(rt: Runtime, *, scheduler_id: str, now: datetime | None = None) -> dict
                     conn, district_id, next_reconcile_at=next_local_occurrence(now, at, zone)
                 )
         bucket = int(now.timestamp() // max(rt.settings.events_poll_seconds, 1))
-        polls = district["events_cursor"] is not None  # None: no full sync has set a cursor yet
+        # None: no full sync has set a cursor yet; a syncing district is polled after its run.
+        polls = district["status"] == "active" and district["events_cursor"] is not None
         if polls and claim_slot(rt, f"poll:{district_id}:{bucket}", scheduler_id):
             rt.publish("events", "poll_events", {"district_id": district_id})
             enqueued["poll"] += 1

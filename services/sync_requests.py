@@ -43,6 +43,8 @@ def request_sync(rt: Runtime, district_id: str, *, kind: str = "full", requested
             # Its messages were lost (dead-lettered, or an in-process broker that stopped).
             runs.finish_run(conn, in_progress["id"], "failed", error=f"abandoned: no progress for {idle}")
             log.warning("sync.abandoned", district_id=district_id, run_id=in_progress["id"])
+        # A newer run sees Clever afresh; an older held plan could deactivate what it restores.
+        runs.discard_held_runs(conn, district_id, reason="superseded by a newer run")
         generation = int(district["generation"])
         run_id = runs.create_run(
             conn, district_id, kind=kind, generation=generation, requested_by=requested_by

@@ -6,15 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.database import dialect_insert
 from storage.tables import districts
 
 
-def get_district(conn: Connection, district_id: str, *, for_update: bool = False) -> RowMapping | None:
+def get_district(
+    conn: Connection, district_id: str, *, for_update: bool = False, for_share: bool = False
+) -> RowMapping | None:
+    """`for_share` in a writer's transaction makes a disconnect or purge wait for it to commit."""
     query = select(districts).where(districts.c.id == district_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if conn.dialect.name == "postgresql" and (for_update or for_share):
+        query = query.with_for_update(read=for_share and not for_update)
     row = conn.execute(query).first()
     return row._mapping if row else None
 
@@ -50,8 +53,8 @@ def save_connection(
         "disconnected_at": None,
         "updated_at": now,
     }
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(districts).values(**values, generation=1)
+    insert = dialect_insert(conn)
+    stmt = insert(districts).values(**values, generation=1)
     update_values = {k: stmt.excluded[k] for k in values if k not in ("id", "name")}
     update_values["name"] = stmt.excluded.name
     conn.execute(stmt.on_conflict_do_update(index_elements=[districts.c.id], set_=update_values))

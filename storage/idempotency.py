@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.database import dialect_insert
 from storage.tables import processed_messages
 
 
@@ -20,9 +20,9 @@ def claim(
     counters: dict[str, Any] | None = None,
 ) -> bool:
     """Record `key`; False when it was already recorded (the message is a redelivery)."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(conn)
     stmt = (
-        dialect_insert(processed_messages)
+        insert(processed_messages)
         .values(key=key, district_id=district_id, kind=kind, run_id=run_id, counters=counters)
         .on_conflict_do_nothing(index_elements=[processed_messages.c.key])
         .returning(processed_messages.c.key)

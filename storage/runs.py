@@ -80,12 +80,21 @@ def last_activity(conn: Connection, run: RowMapping) -> datetime:
         select(func.max(processed_messages.c.processed_at)).where(processed_messages.c.run_id == run["id"])
     ).scalar()
     moments = [m for m in (run["heartbeat_at"], applied, run["queued_at"]) if m is not None]
-    return max(_aware(m) for m in moments)
+    return max(aware(m) for m in moments)
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def discard_held_runs(conn: Connection, district_id: str, *, reason: str) -> int:
+    result = conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.district_id == district_id, sync_runs.c.status == "held")
+        .values(status="discarded", finished_at=now(), error=reason)
+    )
+    return int(result.rowcount)
 
 
 def abandon_active_runs(conn: Connection, reason: str) -> int:

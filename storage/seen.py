@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.database import dialect_insert
 from storage.tables import run_seen
 
 
@@ -14,8 +14,8 @@ def record_seen(conn: Connection, run_id: str, entity_type: str, clever_ids: Ite
     rows = [{"run_id": run_id, "entity_type": entity_type, "clever_id": cid} for cid in clever_ids]
     if not rows:
         return
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(dialect_insert(run_seen).on_conflict_do_nothing(), rows)
+    insert = dialect_insert(conn)
+    conn.execute(insert(run_seen).on_conflict_do_nothing(), rows)
 
 
 def seen_ids(conn: Connection, run_id: str, entity_type: str) -> set[str]:

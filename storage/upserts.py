@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, select, update
 
 from domain.entities import Entity
 from domain.hashing import content_hash
+from storage.database import dialect_insert
 
 _BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
 _NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
@@ -136,8 +136,8 @@ def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iter
 
 
 def _guarded_upsert(conn: Connection, table: Table, keys: Iterable[str]) -> Any:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(table)
+    insert = dialect_insert(conn)
+    stmt = insert(table)
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
     return stmt.on_conflict_do_update(
         index_elements=[table.c.district_id, table.c.clever_id],
@@ -146,5 +146,26 @@ def _guarded_upsert(conn: Connection, table: Table, keys: Iterable[str]) -> Any:
         & (
             table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
             | (table.c.active != stmt.excluded.active)
+            | (table.c.deleted != stmt.excluded.deleted)
         ),
     )
+
+
+def deactivate_entities(
+    conn: Connection, table: Table, district_id: str, ids: list[str], position: str
+) -> int:
+    """Soft-delete rows Clever no longer shows, unless a newer source already wrote them."""
+    done, now = 0, datetime.now(UTC)
+    for start in range(0, len(ids), 5_000):
+        result = conn.execute(
+            update(table)
+            .where(
+                table.c.district_id == district_id,
+                table.c.clever_id.in_(ids[start : start + 5_000]),
+                table.c.active.is_(True),
+                table.c.source_position <= position,
+            )
+            .values(active=False, deactivated_at=now, source_position=position, updated_at=now)
+        )
+        done += result.rowcount
+    return done
