@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--schools", type=int, default=10)
     demo.add_argument("--latency-ms", type=int, default=0)
 
+    bench = sub.add_parser("bench", help="measure the pipeline against this machine's own limits")
+    from bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
+
     runs = sub.add_parser("runs", help="list a district's sync runs (every district's latest without one)")
     runs.add_argument("district", nargs="?")
     runs.add_argument("--limit", type=int, default=20)

@@ -101,3 +101,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     for table, count in sorted(counts.items()):
         print(f"{table:20} {count}")
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.cli import run
+
+    return run(args)

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from domain.entities import EntityType
 from domain.events import CleverEvent, is_noise, is_private, parse_event
+from domain.roles import normalize_email
 from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.mapping_for_apply import map_items, role_rules
@@ -41,17 +42,19 @@ def district_of(event: CleverEvent) -> str | None:
     return str(district) if district else None
 
 
-def principals_from_db(conn: Connection, district_id: str) -> dict[str, list[str]]:
-    query = select(tenants.c.principal_email, tenants.c.clever_id).where(
+def principals_from_db(conn: Connection, district_id: str, email: str | None) -> dict[str, list[str]]:
+    """The schools whose principal has this user's email (the only entry the mapping needs)."""
+    normalized = normalize_email(email)
+    if normalized is None:
+        return {}
+    query = select(tenants.c.clever_id).where(
         tenants.c.district_id == district_id,
         tenants.c.kind == "school",
         tenants.c.active.is_(True),
-        tenants.c.principal_email.is_not(None),
+        func.lower(func.trim(tenants.c.principal_email)) == normalized,
     )
-    index: dict[str, list[str]] = {}
-    for email, school_id in conn.execute(query):
-        index.setdefault(email.strip().lower(), []).append(school_id)
-    return index
+    schools = [school_id for (school_id,) in conn.execute(query)]
+    return {normalized: schools} if schools else {}
 
 
 def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
@@ -78,7 +81,11 @@ def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
         field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
         if is_noise(event, field_name):
             return "noise"
-        principals = principals_from_db(conn, district["id"]) if entity_type == EntityType.STAFF else {}
+        principals = (
+            principals_from_db(conn, district["id"], event.object.get("email"))
+            if entity_type == EntityType.STAFF
+            else {}
+        )
         entities = map_items(
             f"{event.resource}:event", [event.object], principals=principals, rules=role_rules(options)
         )

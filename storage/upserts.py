@@ -8,13 +8,15 @@ SQL `ON CONFLICT ... WHERE`, which keeps concurrent writers safe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, Text, any_, bindparam, cast, column, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.entities import Entity
 from domain.hashing import content_hash
@@ -109,8 +111,32 @@ def upsert_entities(
         to_write.append(row)
         outcome.written_ids.append(clever_id)
     if to_write:
-        conn.execute(_guarded_upsert(conn, table, to_write[0].keys()), to_write)
+        write_rows(conn, table, to_write)
     return outcome
+
+
+def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """The guarded upsert of a batch: on PostgreSQL one statement for the whole batch (the rows
+    travel as one JSON document), elsewhere an executemany."""
+    keys = list(rows[0].keys())
+    if conn.dialect.name != "postgresql":
+        conn.execute(_guarded_upsert(conn, table, keys), rows)
+        return
+    # Per-row INSERTs (what executemany sends) cost a round of parsing and planning per row.
+    records = (
+        func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+        .table_valued(*(column(key, table.c[key].type) for key in keys))
+        .render_derived(with_types=True)
+    )
+    source = select(*(records.c[key] for key in keys))
+    statement = _guarded_upsert(conn, table, keys, source=source)
+    conn.execute(statement, {"rows": json.dumps(rows, default=_json_default, ensure_ascii=False)})
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
@@ -124,20 +150,23 @@ def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iter
         table.c.deleted,
     )
     for start in range(0, len(ids), 5_000):  # stay well under SQLite's bound-parameter limit
-        query = select(*columns).where(
-            table.c.district_id == district_id, table.c.clever_id.in_(ids[start : start + 5_000])
-        )
+        batch = ids[start : start + 5_000]
+        query = select(*columns).where(table.c.district_id == district_id)
         if conn.dialect.name == "postgresql":
-            # Lock what we compare against: a concurrent writer cannot slip in between the
-            # comparison and the write (SQLite serializes writers anyway).
+            # One array parameter instead of thousands of placeholders; and lock what we compare
+            # against, so a concurrent writer cannot slip in between the comparison and the write
+            # (SQLite serializes writers anyway).
+            query = query.where(table.c.clever_id == any_(bindparam("ids", batch, type_=ARRAY(Text))))
             query = query.with_for_update()
+        else:
+            query = query.where(table.c.clever_id.in_(batch))
         found.update({r.clever_id: r._mapping for r in conn.execute(query)})
     return found
 
 
-def _guarded_upsert(conn: Connection, table: Table, keys: Iterable[str]) -> Any:
+def _guarded_upsert(conn: Connection, table: Table, keys: Sequence[str], *, source: Any = None) -> Any:
     insert = dialect_insert(conn)
-    stmt = insert(table)
+    stmt = insert(table) if source is None else insert(table).from_select(list(keys), source)
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
     return stmt.on_conflict_do_update(
         index_elements=[table.c.district_id, table.c.clever_id],
