@@ -11,6 +11,8 @@ import hashlib
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = structlog.get_logger(__name__)
 
@@ -22,9 +24,10 @@ class KeyringError(ValueError):
 
 
 class Keyring:
-    def __init__(self, keys: dict[str, Fernet], primary: str) -> None:
+    def __init__(self, keys: dict[str, Fernet], primary: str, primary_secret: bytes) -> None:
         self._keys = keys
         self.primary = primary
+        self._primary_secret = primary_secret
 
     @classmethod
     def from_setting(cls, entries: tuple[str, ...], *, allow_development_key: bool) -> Keyring:
@@ -32,7 +35,8 @@ class Keyring:
             if not allow_development_key:
                 raise KeyringError("ENCRYPTION_KEYS is required with PostgreSQL")
             log.warning("encryption.development_key", reason="ENCRYPTION_KEYS unset; embedded demo only")
-            return cls({_DEVELOPMENT_KEY_ID: Fernet(development_key())}, _DEVELOPMENT_KEY_ID)
+            dev_key = development_key()
+            return cls({_DEVELOPMENT_KEY_ID: Fernet(dev_key)}, _DEVELOPMENT_KEY_ID, dev_key)
         keys: dict[str, Fernet] = {}
         for entry in entries:
             key_id, sep, key = entry.partition(":")
@@ -42,7 +46,8 @@ class Keyring:
                 keys[key_id] = Fernet(key.encode())
             except ValueError as exc:
                 raise KeyringError(f"key {key_id!r} is not a Fernet key: {exc}") from None
-        return cls(keys, entries[0].partition(":")[0])
+        primary_id, _, primary_key = entries[0].partition(":")
+        return cls(keys, primary_id, primary_key.encode())
 
     def encrypt(self, plaintext: str) -> str:
         token = self._keys[self.primary].encrypt(plaintext.encode()).decode()
@@ -62,9 +67,9 @@ class Keyring:
         return stored.partition(":")[0] != self.primary
 
     def signing_key(self, purpose: str) -> bytes:
-        """A key for HMACs (OAuth state), derived from the primary key and the purpose."""
-        fernet_key = self._keys[self.primary]._signing_key
-        return hashlib.sha256(fernet_key + purpose.encode()).digest()
+        """A key for HMACs (OAuth state) derived from the primary key, distinct per purpose."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"rostersync:{purpose}".encode())
+        return hkdf.derive(self._primary_secret)
 
 
 def development_key() -> bytes:
