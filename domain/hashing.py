@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from enum import Enum
 from typing import Any
+
+import orjson
 
 # Bump when the canonical form changes on purpose: every row then rewrites once.
 HASH_VERSION = "1"
@@ -24,6 +27,8 @@ _PLAIN = (str, int, float, bool)
 def _canonical(value: Any) -> Any:
     # Exact-type check first: most values are plain strings, and a StrEnum must become its value.
     if value is None or type(value) in _PLAIN:
+        if type(value) is float and not math.isfinite(value):
+            raise ValueError("cannot hash NaN or infinity")  # JSON has no spelling for them
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -44,9 +49,12 @@ def _canonical(value: Any) -> Any:
 
 def canonical_json(entity: Any) -> str:
     """The canonical JSON text the hash is computed over (useful when a hash surprises you)."""
-    return json.dumps(
-        _canonical(entity), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    canonical = _canonical(entity)
+    try:
+        # orjson writes the same compact, key-sorted text as json.dumps, several times faster.
+        return orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # integers beyond 64 bits, which only the standard library writes
+        return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(entity: Any) -> str:

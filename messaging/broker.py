@@ -19,6 +19,7 @@ from dramatiq.middleware import (
 )
 
 from messaging import queues
+from messaging.encoder import OrjsonEncoder
 from messaging.log_context import LogContext
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,7 @@ def connection_parameters(broker_url: str, *, attempts: int = 3) -> dict[str, An
 
 def make_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dramatiq.Broker:
     """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503."""
+    dramatiq.set_encoder(OrjsonEncoder())
     if broker_url is None:
         broker: dramatiq.Broker = StubBroker(middleware=_middleware(), fail_fast_default=False)
     else:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, Text, any_, bindparam, cast, column, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -130,13 +131,11 @@ def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     )
     source = select(*(records.c[key] for key in keys))
     statement = _guarded_upsert(conn, table, keys, source=source)
-    conn.execute(statement, {"rows": json.dumps(rows, default=_json_default, ensure_ascii=False)})
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+    try:
+        document = orjson.dumps(rows).decode()
+    except TypeError:  # integers beyond 64 bits in an `ext` field
+        document = json.dumps(rows, default=str)
+    conn.execute(statement, {"rows": document})
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
