@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, func, select, update
 
 from storage.database import dialect_insert
 from storage.tables import districts
@@ -14,10 +14,17 @@ from storage.tables import districts
 def get_district(
     conn: Connection, district_id: str, *, for_update: bool = False, for_share: bool = False
 ) -> RowMapping | None:
-    """`for_share` in a writer's transaction makes a disconnect or purge wait for it to commit."""
-    query = select(districts).where(districts.c.id == district_id)
+    """`for_share` in a writer's transaction makes a disconnect or purge wait for it to commit.
+
+    It takes a shared advisory lock rather than a row lock: thousands of concurrent event
+    transactions sharing a row lock would each rewrite the district row's lock information.
+    """
     if conn.dialect.name == "postgresql" and (for_update or for_share):
-        query = query.with_for_update(read=for_share and not for_update)
+        lock = "pg_advisory_xact_lock" if for_update else "pg_advisory_xact_lock_shared"
+        conn.execute(select(getattr(func, lock)(func.hashtextextended(f"district:{district_id}", 0))))
+    query = select(districts).where(districts.c.id == district_id)
+    if conn.dialect.name == "postgresql" and for_update:
+        query = query.with_for_update()
     row = conn.execute(query).first()
     return row._mapping if row else None
 

@@ -70,23 +70,21 @@ def upsert_entities(
 ) -> UpsertOutcome:
     """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
     outcome = UpsertOutcome()
-    incoming: dict[str, dict[str, Any]] = {}
-    for entity in entities:  # last one wins when a batch repeats an id
-        row = entity_row(entity)
-        row["content_hash"] = content_hash(entity)
-        incoming[row["clever_id"]] = row
+    # Last one wins when a batch repeats an id. Rows are built only for what will be written:
+    # in a nightly reconcile that is almost nothing.
+    incoming: dict[str, tuple[Entity, str]] = {e.clever_id: (e, content_hash(e)) for e in entities}
     if not incoming:
         return outcome
     existing = _existing(conn, table, district_id, incoming.keys())
     now = datetime.now(UTC)
     to_write: list[dict[str, Any]] = []
-    for clever_id, row in incoming.items():
+    for clever_id, (entity, digest) in incoming.items():
         stored = existing.get(clever_id)
         if stored is not None and stored["source_position"] > position:
             outcome.stale += 1
             continue
         if stored is not None and not deleted:
-            same = stored["content_hash"] == row["content_hash"]
+            same = stored["content_hash"] == digest
             if same and stored["active"]:
                 outcome.unchanged += 1
                 continue
@@ -101,7 +99,9 @@ def upsert_entities(
             outcome.updated += 1
         else:
             outcome.created += 1
+        row = entity_row(entity)
         row.update(
+            content_hash=digest,
             district_id=district_id,
             source_position=position,
             active=not deleted,
