@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.entities import Role
-from messaging.queues import validate_lane
+from messaging.queues import dedicated_lanes, validate_lane
 
 OPTION_NAMES = ("lane", "deactivation_threshold", "role_rules", "bell_schedule_ext_field")
 MAX_RULES = 100
@@ -62,9 +62,13 @@ def _validate(name: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise InvalidOptions("lane must be a string")
         try:
-            return validate_lane(value)
+            lane = validate_lane(value)
         except ValueError as exc:
             raise InvalidOptions(str(exc)) from None
+        if lane not in dedicated_lanes():
+            # Nothing would consume the lane's queues: the district's syncs would wait for ever.
+            raise InvalidOptions(f"lane {lane!r} is not in DEDICATED_LANES")
+        return lane
     if name == "deactivation_threshold":
         # bool is an int in Python; true/false is not a threshold.
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:

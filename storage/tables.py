@@ -192,7 +192,7 @@ sync_runs = Table(
     Column("requested_by", Text),
     Column("source_position", String(64)),
     Column("checkpoint", Json, nullable=False, server_default="{}"),
-    Column("fetched", Json, nullable=False, server_default="{}"),  # resource -> complete?
+    Column("fetched", Json, nullable=False, server_default="{}"),  # resource -> objects fetched
     Column("pages_published", Integer, nullable=False, server_default="0"),
     Column("ingest_done", Boolean, nullable=False, server_default="0"),
     Column("counters", Json, nullable=False, server_default="{}"),

@@ -79,7 +79,8 @@ def test_unknown_district_is_404_json(h: Harness) -> None:
     assert response.json() == {"error": "district not found"}
 
 
-def test_patch_district_options_and_timezone(h: Harness) -> None:
+def test_patch_district_options_and_timezone(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEDICATED_LANES", "big")
     changes = {
         "lane": "big",
         "deactivation_threshold": 0.25,
@@ -105,6 +106,7 @@ def test_patch_district_options_and_timezone(h: Harness) -> None:
     ("body", "reason"),
     [
         ({"lane": "Not A Lane!"}, "lane name"),
+        ({"lane": "nobody-runs-this"}, "not in DEDICATED_LANES"),
         ({"deactivation_threshold": 1.5}, "from 0 to 1"),
         ({"deactivation_threshold": True}, "from 0 to 1"),
         ({"role_rules": [{"pattern": "(", "role": "SCHOOL_ADMIN"}]}, "not a valid regular expression"),
