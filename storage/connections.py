@@ -20,6 +20,7 @@ def get_district(
     transactions sharing a row lock would each rewrite the district row's lock information.
     """
     if conn.dialect.name == "postgresql" and (for_update or for_share):
+        # A statement of its own: the read below must see what a disconnect we waited for wrote.
         lock = "pg_advisory_xact_lock" if for_update else "pg_advisory_xact_lock_shared"
         conn.execute(select(getattr(func, lock)(func.hashtextextended(f"district:{district_id}", 0))))
     query = select(districts).where(districts.c.id == district_id)

@@ -8,6 +8,7 @@ SQL `ON CONFLICT ... WHERE`, which keeps concurrent writers safe.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -17,11 +18,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table, Text, any_, bindparam, cast, column, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.entities import Entity
 from domain.hashing import content_hash
-from storage.database import dialect_insert
 
 _BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
 _NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
@@ -119,18 +120,11 @@ def upsert_entities(
 def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """The guarded upsert of a batch: on PostgreSQL one statement for the whole batch (the rows
     travel as one JSON document), elsewhere an executemany."""
-    keys = list(rows[0].keys())
+    keys = tuple(rows[0].keys())
+    statement = _guarded_upsert(table, keys, conn.dialect.name)
     if conn.dialect.name != "postgresql":
-        conn.execute(_guarded_upsert(conn, table, keys), rows)
+        conn.execute(statement, rows)
         return
-    # Per-row INSERTs (what executemany sends) cost a round of parsing and planning per row.
-    records = (
-        func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
-        .table_valued(*(column(key, table.c[key].type) for key in keys))
-        .render_derived(with_types=True)
-    )
-    source = select(*(records.c[key] for key in keys))
-    statement = _guarded_upsert(conn, table, keys, source=source)
     try:
         document = orjson.dumps(rows).decode()
     except TypeError:  # integers beyond 64 bits in an `ext` field
@@ -163,9 +157,22 @@ def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iter
     return found
 
 
-def _guarded_upsert(conn: Connection, table: Table, keys: Sequence[str], *, source: Any = None) -> Any:
-    insert = dialect_insert(conn)
-    stmt = insert(table) if source is None else insert(table).from_select(list(keys), source)
+@functools.cache
+def _guarded_upsert(table: Table, keys: tuple[str, ...], dialect: str) -> Any:
+    """Built once per table and column set: building the statement costs more than an event's
+    whole round trip to PostgreSQL."""
+    if dialect == "postgresql":
+        # Per-row INSERTs (what executemany sends) cost a round of parsing and planning per row;
+        # here the batch arrives as one JSON document, unpacked by PostgreSQL.
+        records = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(*(column(key, table.c[key].type) for key in keys))
+            .render_derived(with_types=True)
+        )
+        source = select(*(records.c[key] for key in keys))
+        stmt: Any = postgresql.insert(table).from_select(list(keys), source)
+    else:
+        stmt = sqlite.insert(table)
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
     return stmt.on_conflict_do_update(
         index_elements=[table.c.district_id, table.c.clever_id],
