@@ -77,7 +77,8 @@ def test_a_signed_webhook_is_in_the_rabbitmq_queue_when_answered(
     clean_postgres: str, broker_url: str, queue_prefix: str
 ) -> None:
     with gateway(clean_postgres, broker_url) as (_, client):
-        response = signed_post(client, [school_event("e1"), school_event("e2")])
+        events = [school_event("6a0000000000000000000001"), school_event("6a0000000000000000000002")]
+        response = signed_post(client, events)
     assert response.status_code == 202
     assert response.json() == {"accepted": 2, "dropped": 0}
     assert queue_depth(broker_url, f"{queue_prefix}events") == 2
@@ -99,7 +100,7 @@ def test_broker_unreachable_means_503_and_the_nonce_is_released(
     clean_postgres: str, queue_prefix: str
 ) -> None:
     with gateway(clean_postgres, CLOSED_PORT_URL) as (rt, client):
-        webhook = signed_post(client, school_event("e1"))
+        webhook = signed_post(client, school_event("6a0000000000000000000001"))
         state = issue_state(rt.keyring.signing_key(STATE_PURPOSE))
         callback = client.get("/oauth/clever/callback", params={"code": "c", "state": state})
         with rt.engine.connect() as conn:
