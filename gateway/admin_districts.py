@@ -55,8 +55,12 @@ def routes(rt: Runtime) -> list[Route]:
                     values["timezone"] = changes.timezone
                 connections.update_district(conn, district_id, **values)
                 read_models.record_audit(
-                    conn, district_id=district_id, actor=admin_actor(request), action="district.updated",
-                    subject=district_id, details={"changed": sorted(body)},
+                    conn,
+                    district_id=district_id,
+                    actor=admin_actor(request),
+                    action="district.updated",
+                    subject=district_id,
+                    details={"changed": sorted(body)},
                 )
             return district_detail(rt, district_id)
 
@@ -99,8 +103,9 @@ def routes(rt: Runtime) -> list[Route]:
         except PUBLISH_ERRORS as exc:
             log.warning("admin.sync_publish_failed", district_id=district_id, error_type=type(exc).__name__)
             raise unavailable("message broker unavailable; retry later") from None
-        log.info("admin.sync_requested", district_id=district_id, run_id=ticket.run_id,
-                 created=ticket.created)
+        log.info(
+            "admin.sync_requested", district_id=district_id, run_id=ticket.run_id, created=ticket.created
+        )
         return JSONResponse({"run_id": ticket.run_id, "created": ticket.created}, status_code=202)
 
     return [

@@ -70,8 +70,13 @@ def routes(rt: Runtime) -> list[Route]:
         district_id = request.query_params.get("district_id") or None
         actor = admin_actor(request)
         result = await run_in_threadpool(_set_override, rt, clever_id, district_id, role, actor)
-        log.info("admin.role_override", district_id=result["district_id"], staff_id=clever_id,
-                 role=role.value if role else None, by=actor)
+        log.info(
+            "admin.role_override",
+            district_id=result["district_id"],
+            staff_id=clever_id,
+            role=role.value if role else None,
+            by=actor,
+        )
         return JSONResponse(result["staff"])
 
     return [
@@ -96,8 +101,11 @@ def _set_override(
         row = rows[0]
         now = datetime.now(UTC) if role is not None else None
         read_models.set_role_override(
-            conn, int(row["id"]), role.value if role else None,
-            set_by=actor if role is not None else None, set_at=now,
+            conn,
+            int(row["id"]),
+            role.value if role else None,
+            set_by=actor if role is not None else None,
+            set_at=now,
         )
         read_models.record_audit(
             conn,

@@ -73,8 +73,12 @@ def routes(rt: Runtime) -> list[Route]:
             for school in schools:
                 manual = stored.get((school["clever_id"], ScheduleSource.MANUAL.value))
                 clever = stored.get((school["clever_id"], ScheduleSource.CLEVER.value))
-                item = schedule_json(school["clever_id"], manual or clever, has_manual=manual is not None,
-                                     has_clever=clever is not None)
+                item = schedule_json(
+                    school["clever_id"],
+                    manual or clever,
+                    has_manual=manual is not None,
+                    has_clever=clever is not None,
+                )
                 items.append({**item, "school_name": school["name"]})
             return {"bell_schedules": items, "next": str(cursor) if cursor is not None else None}
 
@@ -92,8 +96,12 @@ def routes(rt: Runtime) -> list[Route]:
                 _require_school(conn, district_id, school_id)
                 save_schedule(conn, district_id, schedule)
                 read_models.record_audit(
-                    conn, district_id=district_id, actor=actor, action="bell_schedule.manual_saved",
-                    subject=school_id, details={"periods": len(periods)},
+                    conn,
+                    district_id=district_id,
+                    actor=actor,
+                    action="bell_schedule.manual_saved",
+                    subject=school_id,
+                    details={"periods": len(periods)},
                 )
                 stored = read_models.schedules_for_schools(conn, district_id, [school_id])
             return (school_id, ScheduleSource.CLEVER.value) in stored
@@ -113,8 +121,12 @@ def routes(rt: Runtime) -> list[Route]:
                 if not delete_manual_schedule(conn, district_id, school_id):
                     raise not_found("manual bell schedule")
                 read_models.record_audit(
-                    conn, district_id=district_id, actor=actor, action="bell_schedule.manual_deleted",
-                    subject=school_id, details={},
+                    conn,
+                    district_id=district_id,
+                    actor=actor,
+                    action="bell_schedule.manual_deleted",
+                    subject=school_id,
+                    details={},
                 )
 
         await run_in_threadpool(drop)

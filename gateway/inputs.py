@@ -64,6 +64,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         raise ApiError(422, "the body must be a JSON object")
     return body
 
+
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 

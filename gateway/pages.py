@@ -15,14 +15,14 @@ _STYLE = (
 
 def _page(title: str, body_html: str) -> str:
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body_html}</body></html>"
     )
 
 
 def error_page(reason: str, status: int = 400, headers: dict[str, str] | None = None) -> HTMLResponse:
-    body = f"<p>{escape(reason)}</p><p><a href=\"/oauth/clever/start\">Start again</a></p>"
+    body = f'<p>{escape(reason)}</p><p><a href="/oauth/clever/start">Start again</a></p>'
     return HTMLResponse(_page("Could not connect to Clever", body), status_code=status, headers=headers)
 
 
@@ -66,8 +66,8 @@ _PROGRESS_SCRIPT = """
 
 def progress_page() -> HTMLResponse:
     body = (
-        "<p id=\"state\">Waiting for Clever...</p>"
-        "<p id=\"detail\" class=\"muted\"></p>"
+        '<p id="state">Waiting for Clever...</p>'
+        '<p id="detail" class="muted"></p>'
         "<noscript><p>This page needs JavaScript to show progress; the connection goes on without it."
         "</p></noscript>"
         f"{_PROGRESS_SCRIPT}"

@@ -102,8 +102,17 @@ def staff_json(row: Record) -> dict[str, Any]:
 
 
 def school_json(row: Record) -> dict[str, Any]:
-    fields = ("name", "sis_id", "school_number", "low_grade", "high_grade", "principal_name",
-              "principal_email", "phone", "timezone")
+    fields = (
+        "name",
+        "sis_id",
+        "school_number",
+        "low_grade",
+        "high_grade",
+        "principal_name",
+        "principal_email",
+        "phone",
+        "timezone",
+    )
     return {**_synced(row), **{name: row[name] for name in fields}}
 
 
@@ -123,8 +132,9 @@ def term_json(row: Record) -> dict[str, Any]:
     return {**_synced(row), "name": row["name"], "start_date": row["start_date"], "end_date": row["end_date"]}
 
 
-def schedule_json(school_id: str, schedule: BellSchedule | None, *, has_manual: bool,
-                  has_clever: bool) -> dict[str, Any]:
+def schedule_json(
+    school_id: str, schedule: BellSchedule | None, *, has_manual: bool, has_clever: bool
+) -> dict[str, Any]:
     periods = schedule.periods if schedule is not None else ()
     return {
         "school_id": school_id,

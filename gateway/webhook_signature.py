@@ -46,9 +46,7 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(
-    header: str | None, body: bytes, secrets: Iterable[str], *, now: float | None = None
-) -> None:
+def verify(header: str | None, body: bytes, secrets: Iterable[str], *, now: float | None = None) -> None:
     """Raises BadSignature unless some v1 matches some secret within the time tolerance."""
     keys = [s for s in secrets if s]
     if not keys:

@@ -62,15 +62,23 @@ def queue_depth(broker_url: str, name: str) -> int:
 
 def signed_post(client: TestClient, body: Any) -> Any:
     raw = json.dumps(body).encode()
-    headers = {"Content-Type": "application/json",
-               "Clever-Signature": signature_header(SECRET, int(time.time()), raw)}
+    headers = {
+        "Content-Type": "application/json",
+        "Clever-Signature": signature_header(SECRET, int(time.time()), raw),
+    }
     return client.post("/webhooks/clever", content=raw, headers=headers)
 
 
 def school_event(event_id: str) -> dict[str, Any]:
-    return {"id": event_id, "type": "schools.updated", "created": "2024-09-03T16:09:40.000Z",
-            "data": {"object": {"id": "58da8c58155b940248000007", "name": "Pineapple"},
-                     "previous_attributes": {"name": "Old"}}}
+    return {
+        "id": event_id,
+        "type": "schools.updated",
+        "created": "2024-09-03T16:09:40.000Z",
+        "data": {
+            "object": {"id": "58da8c58155b940248000007", "name": "Pineapple"},
+            "previous_attributes": {"name": "Old"},
+        },
+    }
 
 
 def test_a_signed_webhook_is_in_the_rabbitmq_queue_when_answered(
@@ -119,10 +127,18 @@ def test_admin_override_and_listing_on_postgresql(
     with gateway(clean_postgres, broker_url) as (rt, client):
         with rt.engine.begin() as conn:
             conn.execute(districts.insert().values(id="d1", name="One", status="active"))
-            conn.execute(staff_users.insert().values(
-                district_id="d1", clever_id="u1", source_position="p", first_name="Ada", last_name="L",
-                synced_role="CONTRIBUTOR", role_reason="Clever role teacher", titles=["Teacher"],
-            ))
+            conn.execute(
+                staff_users.insert().values(
+                    district_id="d1",
+                    clever_id="u1",
+                    source_position="p",
+                    first_name="Ada",
+                    last_name="L",
+                    synced_role="CONTRIBUTOR",
+                    role_reason="Clever role teacher",
+                    titles=["Teacher"],
+                )
+            )
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         changed = client.patch("/v1/staff/u1", json={"role": "DISTRICT_ADMIN"}, headers=auth)
         listed = client.get("/v1/districts/d1/staff", headers=auth).json()

@@ -58,7 +58,11 @@ def test_an_unchanged_entity_is_not_rewritten(engine: Engine) -> None:
     with engine.connect() as conn:
         before = conn.execute(select(terms.c.updated_at)).scalar_one()
     assert upsert(engine, [term("Fall")], 2) == {
-        "created": 0, "updated": 0, "unchanged": 1, "restored": 0, "stale": 0
+        "created": 0,
+        "updated": 0,
+        "unchanged": 1,
+        "restored": 0,
+        "stale": 0,
     }
     with engine.connect() as conn:
         assert conn.execute(select(terms.c.updated_at)).scalar_one() == before

@@ -93,7 +93,9 @@ def test_patch_district_options_and_timezone(h: Harness, monkeypatch: pytest.Mon
     body = response.json()
     assert body["timezone"] == "America/Chicago"
     assert body["options"] == {
-        "lane": "big", "deactivation_threshold": 0.25, "bell_schedule_ext_field": "bells",
+        "lane": "big",
+        "deactivation_threshold": 0.25,
+        "bell_schedule_ext_field": "bells",
         "role_rules": [{"pattern": "^Dean", "role": "SCHOOL_ADMIN"}],
     }
     cleared = h.client.patch(f"/v1/districts/{DISTRICT}", json={"lane": None}, headers=h.admin())
@@ -155,8 +157,13 @@ def test_invalid_paging_is_422(h: Harness, params: dict[str, str]) -> None:
 
 
 def test_run_detail_has_duration_and_counters(h: Harness) -> None:
-    h.add_run("r1", started_at=EPOCH, finished_at=EPOCH.replace(minute=1, second=30),
-              counters={"staff": {"created": 2}}, drift=0)
+    h.add_run(
+        "r1",
+        started_at=EPOCH,
+        finished_at=EPOCH.replace(minute=1, second=30),
+        counters={"staff": {"created": 2}},
+        drift=0,
+    )
     body = h.client.get("/v1/runs/r1", headers=h.admin()).json()
     assert body["duration_seconds"] == 90.0
     assert (body["counters"], body["drift"], body["status"]) == ({"staff": {"created": 2}}, 0, "succeeded")

@@ -29,10 +29,13 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     assert int(response.headers["retry-after"]) > 0
 
 
-@pytest.mark.parametrize(("method", "path", "status", "reason"), [
-    ("GET", "/nowhere", 404, "not found"),
-    ("DELETE", "/webhooks/clever", 405, "method not allowed"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "reason"),
+    [
+        ("GET", "/nowhere", 404, "not found"),
+        ("DELETE", "/webhooks/clever", 405, "method not allowed"),
+    ],
+)
 def test_routing_errors_are_json(tmp_path: Path, method: str, path: str, status: int, reason: str) -> None:
     with Harness.open(tmp_path) as h:
         response = h.client.request(method, path)

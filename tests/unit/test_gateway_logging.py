@@ -20,8 +20,12 @@ def test_logs_name_routes_and_outcomes_but_never_secrets(
         h.add_district()
         h.add_staff("u1", email=email)
         state = issue_state(h.rt.keyring.signing_key(STATE_PURPOSE))
-        event = {"id": "6a0000000000000000000001", "type": "users.updated", "created": None,
-                 "data": {"object": {"id": "u1", "email": email, "roles": {"teacher": {}}}}}
+        event = {
+            "id": "6a0000000000000000000001",
+            "type": "users.updated",
+            "created": None,
+            "data": {"object": {"id": "u1", "email": email, "roles": {"teacher": {}}}},
+        }
         with capture_logs() as logs:
             h.client.get("/oauth/clever/callback", params={"code": "the-oauth-code", "state": state})
             h.client.get(f"/v1/districts/{DISTRICT}/staff", headers=h.admin())

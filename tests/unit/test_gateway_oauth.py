@@ -101,7 +101,8 @@ def test_callback_publishes_the_code_once_and_redirects_to_progress(h: Harness) 
     [message] = h.messages("connect")
     assert message.actor_name == "connect_district"
     assert message.kwargs == {
-        "code": "code-123", "nonce": nonce,
+        "code": "code-123",
+        "nonce": nonce,
         "redirect_uri": "https://sync.example.test/oauth/clever/callback",
     }
     assert nonces(h) == [nonce]
@@ -179,7 +180,10 @@ def test_progress_page_and_status_follow_the_connection(h: Harness) -> None:
     page = h.client.get(f"/connect/{nonce}")
     assert page.status_code == 200 and "/status" in page.text
     assert h.client.get(f"/connect/{nonce}/status").json() == {
-        "state": "waiting", "error": None, "district": None, "run": None,
+        "state": "waiting",
+        "error": None,
+        "district": None,
+        "run": None,
     }
     # What the connect actor writes once the district is stored and its first run queued.
     h.add_district()

@@ -53,8 +53,14 @@ def test_staff_pages_cover_every_active_row_of_the_district_once(h: Harness) -> 
 
 
 def test_staff_row_shows_roles_and_why(h: Harness) -> None:
-    h.add_staff("p1", synced_role="SCHOOL_ADMIN", role_reason="title 'Principal'", titles=["Principal"],
-                school_clever_ids=["s1", "s2"], role_school_clever_ids=["s1"])
+    h.add_staff(
+        "p1",
+        synced_role="SCHOOL_ADMIN",
+        role_reason="title 'Principal'",
+        titles=["Principal"],
+        school_clever_ids=["s1", "s2"],
+        role_school_clever_ids=["s1"],
+    )
     [row] = h.client.get(f"/v1/districts/{DISTRICT}/staff", headers=h.admin()).json()["staff"]
     assert row["synced_role"] == "SCHOOL_ADMIN" and row["override_role"] is None
     assert row["role"] == "SCHOOL_ADMIN" and row["role_reason"] == "title 'Principal'"
@@ -66,12 +72,27 @@ def test_other_listings_are_scoped_to_the_district(h: Harness) -> None:
     h.add_school("s1")
     h.add_school("s9", district_id=OTHER_DISTRICT)
     with h.rt.engine.begin() as conn:
-        conn.execute(classrooms.insert().values(
-            district_id=DISTRICT, clever_id="c1", source_position="p", school_clever_id="s1",
-            name="Algebra", period="1", teacher_clever_ids=["u1"],
-        ))
-        conn.execute(terms.insert().values(district_id=DISTRICT, clever_id="t1", source_position="p",
-                                           name="Fall", start_date="2024-08-20", end_date="2024-12-20"))
+        conn.execute(
+            classrooms.insert().values(
+                district_id=DISTRICT,
+                clever_id="c1",
+                source_position="p",
+                school_clever_id="s1",
+                name="Algebra",
+                period="1",
+                teacher_clever_ids=["u1"],
+            )
+        )
+        conn.execute(
+            terms.insert().values(
+                district_id=DISTRICT,
+                clever_id="t1",
+                source_position="p",
+                name="Fall",
+                start_date="2024-08-20",
+                end_date="2024-12-20",
+            )
+        )
     base = f"/v1/districts/{DISTRICT}"
     schools = h.client.get(f"{base}/schools", headers=h.admin()).json()
     assert [s["id"] for s in schools["schools"]] == ["s1"] and schools["next"] is None
@@ -97,7 +118,9 @@ def test_override_sets_only_the_override_columns_and_is_audited(h: Harness) -> N
     assert response.status_code == 200
     body = response.json()
     assert (body["synced_role"], body["override_role"], body["role"]) == (
-        "CONTRIBUTOR", "SCHOOL_ADMIN", "SCHOOL_ADMIN",
+        "CONTRIBUTOR",
+        "SCHOOL_ADMIN",
+        "SCHOOL_ADMIN",
     )
     after = h.staff_row("u1")
     assert after.override_set_by == f"admin:{FINGERPRINT}" and after.override_set_at is not None
@@ -132,8 +155,9 @@ def test_override_of_unknown_or_ambiguous_staff(h: Harness) -> None:
     h.add_staff("twin", district_id=OTHER_DISTRICT)
     ambiguous = h.client.patch("/v1/staff/twin", json={"role": "CONTRIBUTOR"}, headers=h.admin())
     assert ambiguous.status_code == 409
-    scoped = h.client.patch(f"/v1/staff/twin?district_id={OTHER_DISTRICT}", json={"role": "CONTRIBUTOR"},
-                            headers=h.admin())
+    scoped = h.client.patch(
+        f"/v1/staff/twin?district_id={OTHER_DISTRICT}", json={"role": "CONTRIBUTOR"}, headers=h.admin()
+    )
     assert scoped.status_code == 200
 
 
@@ -154,11 +178,19 @@ def test_manual_schedule_wins_over_clever_until_deleted(h: Harness) -> None:
         save_schedule(conn, DISTRICT, clever)
     assert schedules(h)["s1"]["source"] == "clever"
     assert schedules(h)["s2"] == {
-        "school_id": "s2", "school_name": "School s2", "source": None, "periods": [],
-        "has_manual": False, "has_clever": False,
+        "school_id": "s2",
+        "school_name": "School s2",
+        "source": None,
+        "periods": [],
+        "has_manual": False,
+        "has_clever": False,
     }
-    manual = {"periods": [{"label": "Homeroom", "start": "07:45", "end": "08:05"},
-                          {"label": "1", "start": "08:10", "end": "09:00"}]}
+    manual = {
+        "periods": [
+            {"label": "Homeroom", "start": "07:45", "end": "08:05"},
+            {"label": "1", "start": "08:10", "end": "09:00"},
+        ]
+    }
     path = f"/v1/districts/{DISTRICT}/schools/s1/bell-schedule"
     saved = h.client.put(path, json=manual, headers=h.admin())
     assert saved.status_code == 200 and saved.json()["has_clever"] is True

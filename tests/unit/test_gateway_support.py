@@ -86,47 +86,94 @@ class Harness:
     def admin(self, token: str = ADMIN_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    def post_webhook(self, body: Any, *, secret: str = SECRET, timestamp: int | None = None,
-                     raw: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    def post_webhook(
+        self,
+        body: Any,
+        *,
+        secret: str = SECRET,
+        timestamp: int | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         content = raw if raw is not None else json.dumps(body).encode()
         stamp = int(time.time()) if timestamp is None else timestamp
-        sent = {"Content-Type": "application/json",
-                "Clever-Signature": signature_header(secret, stamp, content), **(headers or {})}
+        sent = {
+            "Content-Type": "application/json",
+            "Clever-Signature": signature_header(secret, stamp, content),
+            **(headers or {}),
+        }
         return self.client.post("/webhooks/clever", content=content, headers=sent)
 
     # --- rows -------------------------------------------------------------------------------
     def add_district(self, district_id: str = DISTRICT, *, status: str = "active", **values: Any) -> None:
         with self.rt.engine.begin() as conn:
-            conn.execute(districts.insert().values(
-                id=district_id, name=f"District {district_id[-2:]}", status=status,
-                token_ciphertext=self.rt.keyring.encrypt("district-token-secret"), token_id="tok-1",
-                scopes=["read:district_admins", "read:teachers"], **values,
-            ))
+            conn.execute(
+                districts.insert().values(
+                    id=district_id,
+                    name=f"District {district_id[-2:]}",
+                    status=status,
+                    token_ciphertext=self.rt.keyring.encrypt("district-token-secret"),
+                    token_id="tok-1",
+                    scopes=["read:district_admins", "read:teachers"],
+                    **values,
+                )
+            )
 
     def add_school(self, clever_id: str, district_id: str = DISTRICT, **values: Any) -> None:
         with self.rt.engine.begin() as conn:
-            conn.execute(tenants.insert().values(
-                district_id=district_id, clever_id=clever_id, source_position="p1", kind="school",
-                parent_clever_id=district_id, name=f"School {clever_id}", **values,
-            ))
+            conn.execute(
+                tenants.insert().values(
+                    district_id=district_id,
+                    clever_id=clever_id,
+                    source_position="p1",
+                    kind="school",
+                    parent_clever_id=district_id,
+                    name=f"School {clever_id}",
+                    **values,
+                )
+            )
 
     def add_staff(self, clever_id: str, district_id: str = DISTRICT, **values: Any) -> None:
-        row = {"first_name": "Ada", "last_name": "Lovelace", "email": f"{clever_id}@example.test",
-               "clever_roles": ["teacher"], "titles": ["Teacher"], "school_clever_ids": ["s1"],
-               "synced_role": "CONTRIBUTOR", "role_reason": "Clever role teacher", **values}
+        row = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"{clever_id}@example.test",
+            "clever_roles": ["teacher"],
+            "titles": ["Teacher"],
+            "school_clever_ids": ["s1"],
+            "synced_role": "CONTRIBUTOR",
+            "role_reason": "Clever role teacher",
+            **values,
+        }
         with self.rt.engine.begin() as conn:
-            conn.execute(staff_users.insert().values(
-                district_id=district_id, clever_id=clever_id, source_position="p1", **row
-            ))
+            conn.execute(
+                staff_users.insert().values(
+                    district_id=district_id, clever_id=clever_id, source_position="p1", **row
+                )
+            )
 
-    def add_run(self, run_id: str, district_id: str = DISTRICT, *, status: str = "succeeded",
-                minutes: int = 0, **values: Any) -> None:
+    def add_run(
+        self,
+        run_id: str,
+        district_id: str = DISTRICT,
+        *,
+        status: str = "succeeded",
+        minutes: int = 0,
+        **values: Any,
+    ) -> None:
         queued = EPOCH + timedelta(minutes=minutes)
         with self.rt.engine.begin() as conn:
-            conn.execute(sync_runs.insert().values(
-                id=run_id, district_id=district_id, kind="full", status=status, generation=1,
-                queued_at=queued, **values,
-            ))
+            conn.execute(
+                sync_runs.insert().values(
+                    id=run_id,
+                    district_id=district_id,
+                    kind="full",
+                    status=status,
+                    generation=1,
+                    queued_at=queued,
+                    **values,
+                )
+            )
 
     def staff_row(self, clever_id: str) -> Any:
         with self.rt.engine.connect() as conn:
