@@ -80,15 +80,7 @@ class CleverOAuth:
         self.close()
 
     def authorize_url(self, redirect_uri: str, state: str, district_id: str | None = None) -> str:
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": redirect_uri,
-            "state": state,
-        }
-        if district_id is not None:
-            query["district_id"] = district_id  # skips Clever's district picker
-        return f"{self.oauth_base}/oauth/authorize?{urlencode(query)}"
+        return authorize_url(self.oauth_base, self.client_id, redirect_uri, state, district_id)
 
     def exchange_code(self, code: str, redirect_uri: str) -> str:
         """The user's access token for a one-time code; a reused/expired code is ``CleverBadRequest``."""
@@ -159,3 +151,13 @@ def _parse_token(entry: Any) -> DistrictToken:
         )
     except (KeyError, TypeError) as exc:
         raise CleverError("token listing entry lacks id, owner.id or access_token") from exc
+
+
+def authorize_url(
+    oauth_base: str, client_id: str, redirect_uri: str, state: str, district_id: str | None = None
+) -> str:
+    """Where to send a district admin to approve the app (no request is made here)."""
+    query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state}
+    if district_id is not None:
+        query["district_id"] = district_id  # skips Clever's district picker
+    return f"{oauth_base.rstrip('/')}/oauth/authorize?{urlencode(query)}"

@@ -38,17 +38,19 @@ def routes(rt: Runtime) -> list[Route]:
     def listing(name: str) -> Callable[[Request], Any]:
         @admin
         async def endpoint(request: Request) -> Response:
-            params = request.query_params
-            limit, after = inputs.query_limit(params), inputs.query_after(params)
-            include_inactive = inputs.query_flag(params, "include_inactive")
-            district_id = request.path_params["district_id"]
+            page = inputs.page_request(request)
 
             def load() -> dict[str, Any]:
                 with rt.engine.connect() as conn:
-                    if connections.get_district(conn, district_id) is None:
+                    if connections.get_district(conn, page.district_id) is None:
                         raise not_found("district")
                     rows, cursor = read_models.entity_page(
-                        conn, name, district_id, after=after, limit=limit, include_inactive=include_inactive
+                        conn,
+                        name,
+                        page.district_id,
+                        after=page.after,
+                        limit=page.limit,
+                        include_inactive=page.include_inactive,
                     )
                 items = [SERIALIZERS[name](row) for row in rows]
                 return {name: items, "next": str(cursor) if cursor is not None else None}

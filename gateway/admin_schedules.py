@@ -56,19 +56,21 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def listing(request: Request) -> Response:
-        params = request.query_params
-        limit, after = inputs.query_limit(params), inputs.query_after(params)
-        include_inactive = inputs.query_flag(params, "include_inactive")
-        district_id = request.path_params["district_id"]
+        page = inputs.page_request(request)
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                _require_district(conn, district_id)
+                _require_district(conn, page.district_id)
                 schools, cursor = read_models.entity_page(
-                    conn, "schools", district_id, after=after, limit=limit, include_inactive=include_inactive
+                    conn,
+                    "schools",
+                    page.district_id,
+                    after=page.after,
+                    limit=page.limit,
+                    include_inactive=page.include_inactive,
                 )
                 ids = [s["clever_id"] for s in schools]
-                stored = read_models.schedules_for_schools(conn, district_id, ids)
+                stored = read_models.schedules_for_schools(conn, page.district_id, ids)
             items = []
             for school in schools:
                 manual = stored.get((school["clever_id"], ScheduleSource.MANUAL.value))

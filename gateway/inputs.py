@@ -4,6 +4,7 @@ and validated query-string parameters (422 with the reason)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -102,3 +103,23 @@ def query_flag(params: QueryParams, name: str) -> bool:
     if raw not in ("true", "false", "1", "0"):
         raise invalid(f"{name} must be true or false")
     return raw in ("true", "1")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a paginated listing of a district's rows asks for."""
+
+    district_id: str
+    limit: int
+    after: int | None
+    include_inactive: bool
+
+
+def page_request(request: Request) -> PageRequest:
+    params = request.query_params
+    return PageRequest(
+        district_id=request.path_params["district_id"],
+        limit=query_limit(params),
+        after=query_after(params),
+        include_inactive=query_flag(params, "include_inactive"),
+    )

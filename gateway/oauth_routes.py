@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy.exc import OperationalError
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from clever_client.oauth import authorize_url
 from gateway import pages
 from gateway.errors import RETRY_AFTER_SECONDS, ApiError, not_found
 from gateway.oauth_state import InvalidState, issue_state, verify_state
@@ -35,18 +35,13 @@ def routes(rt: Runtime) -> list[Route]:
     key = rt.keyring.signing_key(STATE_PURPOSE)
 
     async def start(request: Request) -> Response:
-        params = {
-            "response_type": "code",
-            "client_id": rt.settings.clever_client_id,
-            "redirect_uri": redirect_uri(rt),
-            "state": issue_state(key),
-        }
-        district_id = request.query_params.get("district_id")
-        if district_id:
-            if not _DISTRICT_ID.match(district_id):
-                return pages.error_page("The district id is not valid.")
-            params["district_id"] = district_id  # Clever then skips its district picker
-        url = f"{rt.settings.clever_oauth_base}/oauth/authorize?{urlencode(params)}"
+        district_id = request.query_params.get("district_id") or None
+        if district_id and not _DISTRICT_ID.match(district_id):
+            return pages.error_page("The district id is not valid.")
+        s = rt.settings
+        url = authorize_url(
+            s.clever_oauth_base, s.clever_client_id, redirect_uri(rt), issue_state(key), district_id
+        )
         return RedirectResponse(url, status_code=302)
 
     async def callback(request: Request) -> Response:
