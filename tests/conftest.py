@@ -22,6 +22,7 @@ from storage.tables import metadata
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 RUN_TAG = uuid.uuid4().hex[:8]
+LANE_QUEUES = ("ingest.big", "apply.big")  # the lane the end-to-end tests give a district
 
 
 def _database_url(name: str) -> str:
@@ -68,7 +69,7 @@ def queue_prefix(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     prefix = f"t{RUN_TAG}{uuid.uuid4().hex[:6]}."
     monkeypatch.setenv("QUEUE_PREFIX", prefix)
     yield prefix
-    delete_queues(broker_url, prefix)
+    delete_queues(broker_url, prefix, extra=LANE_QUEUES)
 
 
 def delete_queues(broker_url: str, prefix: str, extra: tuple[str, ...] = ()) -> None:
