@@ -40,6 +40,11 @@ def last_name(stack: Any, clever_id: str) -> str | None:
         return conn.execute(query).scalar()
 
 
+def rename(stack: Any, user: dict[str, Any], **name: str) -> None:
+    """Change a user's name in the simulator, which records a users.updated event."""
+    stack.sim.mutate(stack.sim.district.id, op="update", resource="users", id=user["id"], data={"name": name})
+
+
 def post_signed(url: str, payload: Any, secret: str = WEBHOOK_SECRET) -> httpx.Response:
     body = json.dumps(payload).encode()
     headers = {
@@ -76,13 +81,7 @@ def test_events_pushed_to_the_webhook_are_applied(make_stack: Any) -> None:
     stack.sim.set_webhook(f"{stack.gateway_url}/webhooks/clever", WEBHOOK_SECRET)
     teacher = a_teacher(stack)
 
-    stack.sim.mutate(
-        stack.sim.district.id,
-        op="update",
-        resource="users",
-        id=teacher["id"],
-        data={"name": {"last": "Nguyễn-O'Neil"}},
-    )
+    rename(stack, teacher, last="Nguyễn-O'Neil")
     wait_until(lambda: last_name(stack, teacher["id"]) == "Nguyễn-O'Neil", what="the pushed event")
     deliveries = stack.sim.webhook_deliveries()
     assert deliveries and all(d["ok"] for d in deliveries), deliveries
@@ -141,13 +140,7 @@ def test_the_poller_brings_changes_without_a_full_sync(make_stack: Any) -> None:
     stack = connected(make_stack, schools=1, extra_env={"EVENTS_POLL_SECONDS": "1"})
     stack._spawn("scheduler", "--tick", "0.5")
     teacher = a_teacher(stack)
-    stack.sim.mutate(
-        stack.sim.district.id,
-        op="update",
-        resource="users",
-        id=teacher["id"],
-        data={"name": {"last": "Polled"}},
-    )
+    rename(stack, teacher, last="Polled")
     wait_until(lambda: last_name(stack, teacher["id"]) == "Polled", what="the polled event")
     assert len(stack.runs(stack.sim.district.id)) == 1
 
@@ -156,13 +149,7 @@ def test_an_expired_events_cursor_leads_to_a_full_sync(make_stack: Any) -> None:
     stack = connected(make_stack, schools=1, extra_env={"EVENTS_POLL_SECONDS": "1"})
     district_id = stack.sim.district.id
     teacher = a_teacher(stack)
-    stack.sim.mutate(
-        district_id,
-        op="update",
-        resource="users",
-        id=teacher["id"],
-        data={"name": {"last": "Seen By Resync"}},
-    )
+    rename(stack, teacher, last="Seen By Resync")
     stack.sim.expire_events(district_id, all=True)
     stack._spawn("scheduler", "--tick", "0.5")
 
