@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, Table, select, text
 
 from storage.tables import classrooms, metadata, staff_users, tenants, terms
 
@@ -35,6 +35,11 @@ def staff_of(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {u["id"]: u for u in snapshot["users"] if any(r in (u.get("roles") or {}) for r in STAFF_ROLES)}
 
 
+def active_rows(conn: Connection, table: Table, district_id: str) -> dict[str, Any]:
+    query = select(table).where(table.c.district_id == district_id, table.c.active)
+    return {row.clever_id: row for row in conn.execute(query)}
+
+
 def assert_database_matches(engine: Engine, district_id: str, snapshot: dict[str, Any]) -> None:
     principal_emails = {
         (s.get("principal") or {}).get("email", "").strip().lower()
@@ -43,28 +48,9 @@ def assert_database_matches(engine: Engine, district_id: str, snapshot: dict[str
     }
     expected_staff = staff_of(snapshot)
     with engine.connect() as conn:
-        staff = {
-            r.clever_id: r
-            for r in conn.execute(
-                select(staff_users).where(staff_users.c.district_id == district_id, staff_users.c.active)
-            )
-        }
-        schools = {
-            r.clever_id: r
-            for r in conn.execute(
-                select(tenants).where(tenants.c.district_id == district_id, tenants.c.active)
-            )
-        }
-        rooms = {
-            r.clever_id: r
-            for r in conn.execute(
-                select(classrooms).where(classrooms.c.district_id == district_id, classrooms.c.active)
-            )
-        }
-        term_rows = {
-            r.clever_id: r
-            for r in conn.execute(select(terms).where(terms.c.district_id == district_id, terms.c.active))
-        }
+        staff, schools, rooms, term_rows = (
+            active_rows(conn, table, district_id) for table in (staff_users, tenants, classrooms, terms)
+        )
     assert set(staff) == set(expected_staff), "staff users differ from the simulator's"
     wrong_roles = {
         cid: (row.synced_role, expected_role(expected_staff[cid], principal_emails))

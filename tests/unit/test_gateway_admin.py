@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from test_gateway_support import ADMIN_TOKEN, DISTRICT, EPOCH, OTHER_ADMIN_TOKEN, Harness
+from test_gateway_support import ADMIN_TOKEN, DISTRICT, EPOCH, FINGERPRINT, OTHER_ADMIN_TOKEN, Harness
 
 from storage.tables import audit_log, sync_runs
-
-FINGERPRINT = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()[:8]
 
 
 @pytest.fixture

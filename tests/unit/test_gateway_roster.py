@@ -1,19 +1,23 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from test_gateway_support import ADMIN_TOKEN, DISTRICT, OTHER_ADMIN_TOKEN, OTHER_DISTRICT, Harness
+from test_gateway_support import (
+    ADMIN_TOKEN,
+    DISTRICT,
+    FINGERPRINT,
+    OTHER_ADMIN_TOKEN,
+    OTHER_DISTRICT,
+    Harness,
+)
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
 from storage.schedules import save_schedule
 from storage.tables import audit_log, classrooms, terms
-
-FINGERPRINT = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()[:8]
 
 
 @pytest.fixture

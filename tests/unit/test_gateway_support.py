@@ -3,6 +3,7 @@ database and an in-process StubBroker, with helpers to insert rows and read publ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from storage.migrate import upgrade
 from storage.tables import districts, staff_users, sync_runs, tenants
 
 ADMIN_TOKEN = "admin-token-primary-0123456789"
+FINGERPRINT = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()[:8]  # what the audit log records
 OTHER_ADMIN_TOKEN = "admin-token-secondary-9876543210"
 SECRET = "whsec-current"
 OLD_SECRET = "whsec-previous"
