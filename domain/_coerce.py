@@ -12,6 +12,9 @@ def text(value: Any) -> str | None:
     Clever sends ``""`` and omits fields interchangeably; folding both to None keeps content
     hashes from flapping between the two.
     """
+    if type(value) is str:  # nearly every call: decide it first
+        value = value.strip()
+        return value or None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -24,6 +27,8 @@ def text(value: Any) -> str | None:
 
 def mapping(value: Any) -> Mapping[str, Any]:
     """The value if it is a JSON object, else an empty one."""
+    if type(value) is dict:  # what parsed JSON holds; the ABC check below is slow
+        return value
     return value if isinstance(value, Mapping) else {}
 
 

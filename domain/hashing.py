@@ -47,9 +47,37 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cannot hash a value of type {type(value).__name__}")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _flat_form(entity: Any) -> dict[str, Any] | None:
+    """The canonical form of a dataclass whose fields are all strings, None or tuples of strings
+    (staff users, classrooms, terms, courses: the bulk of every page), built without the
+    recursive walk; None for anything else. A string enum is a string holding its value."""
+    form: dict[str, Any] = {"__type__": type(entity).__name__}
+    for name in _field_names(type(entity)):
+        value = getattr(entity, name)
+        if not (
+            value is None
+            or isinstance(value, str)
+            or (type(value) is tuple and all(isinstance(v, str) for v in value))
+        ):
+            return None
+        form[name] = value
+    return form
+
+
 def canonical_json(entity: Any) -> str:
     """The canonical JSON text the hash is computed over (useful when a hash surprises you)."""
-    canonical = _canonical(entity)
+    flat = _flat_form(entity) if dataclasses.is_dataclass(entity) and not isinstance(entity, type) else None
+    canonical = flat if flat is not None else _canonical(entity)
     try:
         # orjson writes the same compact, key-sorted text as json.dumps, several times faster.
         return orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()

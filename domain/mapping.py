@@ -13,8 +13,8 @@ from typing import Any
 
 from domain._coerce import id_list, mapping, text, unique
 from domain.entities import Classroom, Course, RoleRule, StaffUser, Tenant, TenantKind, Term
-from domain.privacy import is_person_we_keep, staff_roles, strip_students
-from domain.roles import resolve_role, user_school_ids, user_titles
+from domain.privacy import is_person_we_keep, strip_students
+from domain.roles import role_from_facts, staff_facts
 
 __all__ = [
     "InvalidObject",
@@ -127,23 +127,23 @@ def map_user(
     only the staff-side roles; student and contact sub-objects are never read.
     """
     clever_id = _id(obj, "user")
-    if not is_person_we_keep(obj):
+    facts = staff_facts(obj)
+    if not facts.held:  # no district_admin, staff or teacher role: not someone we keep
         return None
     name = mapping(obj.get("name"))
-    roles = mapping(obj.get("roles"))
-    staff = mapping(roles.get("staff"))
-    role, reason, role_schools = resolve_role(obj, principals, rules)
+    staff = mapping(mapping(obj.get("roles")).get("staff"))
+    role, reason, role_schools = role_from_facts(facts, principals, rules)
     return StaffUser(
         clever_id=clever_id,
         first_name=text(name.get("first")) or "",
         middle_name=text(name.get("middle")),
         last_name=text(name.get("last")) or "",
         email=text(obj.get("email")),
-        clever_roles=staff_roles(obj),
-        titles=user_titles(obj),
+        clever_roles=facts.held,
+        titles=facts.titles,
         department=text(staff.get("department")),
         staff_permissions=tuple(sorted(set(id_list(staff.get("roles"))))),  # order carries no meaning
-        school_clever_ids=user_school_ids(obj),
+        school_clever_ids=facts.schools,
         synced_role=role,
         role_reason=reason,
         role_school_clever_ids=role_schools,

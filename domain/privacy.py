@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain._coerce import mapping
+
 # Ask Clever for these, one `/users?role=...` call each; multi-role users come back once per role.
 STAFF_USER_ROLES: tuple[str, ...] = ("district_admin", "staff", "teacher")
 
@@ -19,11 +21,7 @@ NEVER_REQUESTED_USER_ROLES = FORBIDDEN_USER_ROLES
 
 def user_roles(user_obj: Mapping[str, Any] | None) -> tuple[str, ...]:
     """Sorted names of the roles a Clever user object holds (a role is held when its value is not None)."""
-    if not isinstance(user_obj, Mapping):
-        return ()
-    roles = user_obj.get("roles")
-    if not isinstance(roles, Mapping):
-        return ()
+    roles = mapping(mapping(user_obj).get("roles"))
     return tuple(sorted(str(name) for name, value in roles.items() if value is not None))
 
 

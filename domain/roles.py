@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -116,6 +117,28 @@ def _district_rule(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class StaffFacts:
+    """What the role decision reads from a Clever user, read once (the mapping stores it too)."""
+
+    held: tuple[str, ...]  # staff-side Clever roles
+    titles: tuple[str, ...]
+    schools: tuple[str, ...]
+    email: str | None  # normalised
+    staff_title: str | None
+
+
+def staff_facts(user_obj: Mapping[str, Any]) -> StaffFacts:
+    roles = mapping(mapping(user_obj).get("roles"))
+    return StaffFacts(
+        held=staff_roles(user_obj),
+        titles=user_titles(user_obj),
+        schools=user_school_ids(user_obj),
+        email=normalize_email(mapping(user_obj).get("email")),
+        staff_title=text(mapping(roles.get("staff")).get("title")),
+    )
+
+
 def resolve_role(
     user_obj: Mapping[str, Any],
     principals: Mapping[str, Sequence[str]],
@@ -127,11 +150,15 @@ def resolve_role(
     school ids are non-empty only for SCHOOL_ADMIN. Users without a staff-side role get
     RESTRICTED_VIEWER (the mapping never stores them).
     """
-    held = staff_roles(user_obj)
+    return role_from_facts(staff_facts(user_obj), principals, rules)
+
+
+def role_from_facts(
+    facts: StaffFacts, principals: Mapping[str, Sequence[str]], rules: Sequence[RoleRule] = ()
+) -> RoleResult:
+    held, titles, schools = facts.held, facts.titles, facts.schools
     if not held:
         return Role.RESTRICTED_VIEWER, "no district_admin, staff or teacher role", ()
-    titles = user_titles(user_obj)
-    schools = user_school_ids(user_obj)
 
     by_rule = _district_rule(rules, titles, schools)
     if by_rule is not None:
@@ -149,7 +176,7 @@ def resolve_role(
     if title and schools:
         admin_schools.update(schools)
         reasons.append(f"title '{title}' names a Principal or School Administrator")
-    email = normalize_email(mapping(user_obj).get("email"))
+    email = facts.email
     led = [s for s in principals.get(email, ()) if s] if email else []
     if led:
         admin_schools.update(led)
@@ -160,7 +187,7 @@ def resolve_role(
     if "teacher" in held:
         return Role.CONTRIBUTOR, "Clever role teacher", ()
     if "staff" in held:
-        staff_title = text(mapping(mapping(user_obj.get("roles")).get("staff")).get("title"))
+        staff_title = facts.staff_title
         if staff_title is None:
             return Role.CONTRIBUTOR, "Clever role staff with no title", ()
         if _TEACHER_OR_STAFF_TITLE.search(_norm(staff_title)):

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import update
 
 from domain.entities import Term
 from rostersync.runtime import Runtime
@@ -15,7 +14,7 @@ from services.mapping_for_apply import InvalidPage, map_items, role_rules
 from services.resources import BY_KEY
 from storage import connections, idempotency, runs
 from storage.seen import record_seen
-from storage.tables import SYNCED_TABLES, processed_messages
+from storage.tables import SYNCED_TABLES
 from storage.term_churn import adopt_churned_ids
 from storage.upserts import upsert_entities
 
@@ -41,16 +40,13 @@ def apply_page(
     entity_type = spec.entity_type.value
     with rt.engine.begin() as conn:
         district = connections.get_district(conn, district_id, for_share=True)
-        run = runs.get_run(conn, run_id)
+        run = runs.run_progress(conn, run_id)
         if district is None or district["generation"] != generation or run is None:
             log.info("apply.dropped_stale_generation", key=key, generation=generation)
             return None
         if run["status"] in runs.FINISHED_STATUSES:
             log.info("apply.dropped_finished_run", key=key, status=run["status"])
             return None
-        # A redelivered key still writes its page (both steps are idempotent): a page re-fetched
-        # after a crash may hold other items than the first time. The key guards the counters.
-        first_time = idempotency.claim(conn, key, district_id=district_id, kind="page", run_id=run_id)
         entities = map_items(
             resource, items, principals=principals, rules=role_rules(district["options"] or {})
         )
@@ -60,15 +56,13 @@ def apply_page(
         if resource == "districts" and entities and outcome.written_ids:
             connections.update_district(conn, district_id, name=getattr(entities[0], "name", None))
         record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
-        outcome_counters: dict[str, int] | None = None
-        if first_time:
-            outcome_counters = outcome.as_counters()
-            conn.execute(
-                update(processed_messages)
-                .where(processed_messages.c.key == key)
-                .values(counters={entity_type: outcome_counters})
-            )
-        else:
+        # A redelivered key still writes its page (both steps are idempotent): a page re-fetched
+        # after a crash may hold other items than the first time. The key guards the counters.
+        counters = {entity_type: outcome.as_counters()}
+        first_time = idempotency.claim(
+            conn, key, district_id=district_id, kind="page", run_id=run_id, counters=counters
+        )
+        if not first_time:
             log.info("apply.redelivered", key=key)
     completion.finish_when_applied(rt, run_id, generation)
-    return outcome_counters
+    return counters[entity_type] if first_time else None

@@ -12,7 +12,7 @@ from storage import runs
 
 def finish_when_applied(rt: Runtime, run_id: str, generation: int) -> bool:
     with rt.engine.connect() as conn:
-        run = runs.get_run(conn, run_id)
+        run = runs.run_progress(conn, run_id)
         if run is None or run["status"] != "running" or not run["ingest_done"]:
             return False
         if runs.pages_applied(conn, run_id) < int(run["pages_published"]):

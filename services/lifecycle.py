@@ -18,7 +18,7 @@ from storage.tables import (
     districts,
     oauth_states,
     processed_messages,
-    run_seen,
+    run_seen_pages,
     scheduler_slots,
     sync_runs,
 )
@@ -59,7 +59,7 @@ def purge_district(rt: Runtime, district_id: str, *, actor: str) -> dict[str, in
         schedule_ids = select(bell_schedules.c.id).where(bell_schedules.c.district_id == district_id)
         counts["bell_periods"] = _delete(conn, bell_periods, bell_periods.c.schedule_id.in_(schedule_ids))
         run_ids = select(sync_runs.c.id).where(sync_runs.c.district_id == district_id)
-        counts["run_seen"] = _delete(conn, run_seen, run_seen.c.run_id.in_(run_ids))
+        counts["run_seen_pages"] = _delete(conn, run_seen_pages, run_seen_pages.c.run_id.in_(run_ids))
         for table in (
             *SYNCED_TABLES.values(),
             bell_schedules,

@@ -46,6 +46,20 @@ def get_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RowMa
     return row._mapping if row else None
 
 
+def run_progress(conn: Connection, run_id: str) -> RowMapping | None:
+    """Status and page counts of a run, without the checkpoint and counters every page would
+    otherwise read and decode."""
+    query = select(
+        sync_runs.c.id,
+        sync_runs.c.district_id,
+        sync_runs.c.status,
+        sync_runs.c.ingest_done,
+        sync_runs.c.pages_published,
+    ).where(sync_runs.c.id == run_id)
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
 def active_run(conn: Connection, district_id: str) -> RowMapping | None:
     """The run in progress for a district, if any (a run held for review is not in progress)."""
     query = (

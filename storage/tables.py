@@ -221,13 +221,17 @@ processed_messages = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# Which Clever ids a full sync saw, for mark-and-sweep at the end of the run.
-run_seen = Table(
-    "run_seen",
+# Which Clever ids a full sync saw, for mark-and-sweep when the run ends: one row per applied
+# page (a redelivered page adds another), so a sync of 260,000 entities writes a few hundred
+# rows instead of an index entry per id.
+run_seen_pages = Table(
+    "run_seen_pages",
     metadata,
-    Column("run_id", String(36), primary_key=True),
-    Column("entity_type", String(16), primary_key=True),
-    Column("clever_id", String(64), primary_key=True),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("entity_type", String(16), nullable=False),
+    Column("clever_ids", Json, nullable=False),
+    Index("ix_run_seen_pages_run", "run_id", "entity_type"),
 )
 
 oauth_states = Table(

@@ -2,8 +2,11 @@
 
 A row is written only when its content hash differs (or it was inactive) and the incoming
 source position is not older than the stored one, so redeliveries, replays and out-of-order
-events converge and an unchanged reconcile writes nothing. The same guard is repeated in the
-SQL `ON CONFLICT ... WHERE`, which keeps concurrent writers safe.
+events converge and an unchanged reconcile writes nothing. The comparison reads without locking
+(a row lock is itself a write: locking a page of unchanged rows would dirty every heap page it
+touches); the same guard is repeated in the SQL `ON CONFLICT ... WHERE`, which keeps concurrent
+writers safe, and the statement returns the rows it wrote, so the counters stay exact when a
+newer write lands between the read and the write.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Table, Text, any_, bindparam, cast, column, func, select, update
+from sqlalchemy import Connection, Table, Text, bindparam, cast, column, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -26,6 +29,8 @@ from domain.hashing import content_hash
 
 _BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
 _NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
+
+Change = Literal["created", "updated", "restored", "unchanged", "stale"]
 
 
 @dataclass
@@ -36,6 +41,9 @@ class UpsertOutcome:
     restored: int = 0
     stale: int = 0  # older than what is stored; ignored
     written_ids: list[str] = field(default_factory=list)
+
+    def count(self, change: Change) -> None:
+        setattr(self, change, getattr(self, change) + 1)
 
     def as_counters(self) -> dict[str, int]:
         return {
@@ -78,28 +86,13 @@ def upsert_entities(
         return outcome
     existing = _existing(conn, table, district_id, incoming.keys())
     now = datetime.now(UTC)
-    to_write: list[dict[str, Any]] = []
+    to_write: list[tuple[dict[str, Any], Change]] = []  # (row, the counter it goes to once written)
     for clever_id, (entity, digest) in incoming.items():
         stored = existing.get(clever_id)
-        if stored is not None and stored["source_position"] > position:
-            outcome.stale += 1
+        change = _change(stored, digest, position, deleted)
+        if change in ("stale", "unchanged"):
+            outcome.count(change)
             continue
-        if stored is not None and not deleted:
-            same = stored["content_hash"] == digest
-            if same and stored["active"]:
-                outcome.unchanged += 1
-                continue
-            if not stored["active"]:
-                outcome.restored += 1
-            else:
-                outcome.updated += 1
-        elif stored is not None and deleted:
-            if stored["deleted"]:
-                outcome.unchanged += 1
-                continue
-            outcome.updated += 1
-        else:
-            outcome.created += 1
         row = entity_row(entity)
         row.update(
             content_hash=digest,
@@ -110,51 +103,88 @@ def upsert_entities(
             deactivated_at=now if deleted else None,
             updated_at=now,
         )
-        to_write.append(row)
-        outcome.written_ids.append(clever_id)
-    if to_write:
-        write_rows(conn, table, to_write)
+        to_write.append((row, change))
+    if not to_write:
+        return outcome
+    written = write_rows(conn, table, [row for row, _ in to_write])
+    for row, change in to_write:
+        if row["clever_id"] in written:
+            outcome.count(change)
+            outcome.written_ids.append(row["clever_id"])
+        else:
+            outcome.stale += 1  # a newer source wrote the row after we read it
     return outcome
 
 
-def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """The guarded upsert of a batch: on PostgreSQL one statement for the whole batch (the rows
-    travel as one JSON document), elsewhere an executemany."""
+def _change(stored: Any, digest: str, position: str, deleted: bool) -> Change:
+    """What writing this version would be: created, updated, restored, unchanged or stale."""
+    if stored is None:
+        return "created"
+    if stored["source_position"] > position:
+        return "stale"
+    if deleted:
+        return "unchanged" if stored["deleted"] else "updated"
+    if not stored["active"]:
+        return "restored"
+    return "unchanged" if stored["content_hash"] == digest else "updated"
+
+
+def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> set[str]:
+    """The guarded upsert of a batch; returns the Clever ids it wrote. On PostgreSQL one statement
+    for the whole batch (the rows travel as one JSON document), elsewhere an executemany."""
     keys = tuple(rows[0].keys())
     statement = _guarded_upsert(table, keys, conn.dialect.name)
     if conn.dialect.name != "postgresql":
+        # SQLite lets one writer at a time in and fails a transaction whose reads went stale,
+        # so every row compared above is written.
         conn.execute(statement, rows)
-        return
+        return {row["clever_id"] for row in rows}
     try:
         document = orjson.dumps(rows).decode()
     except TypeError:  # integers beyond 64 bits in an `ext` field
         document = json.dumps(rows, default=str)
-    conn.execute(statement, {"rows": document})
+    return set(conn.execute(statement.returning(table.c.clever_id), {"rows": document}).scalars())
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
     ids = list(clever_ids)
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_stored_by_id(table), {"ids": ids, "district_id": district_id})
+        return {r.clever_id: r._mapping for r in rows}
     found: dict[str, Any] = {}
-    columns = (
-        table.c.clever_id,
-        table.c.content_hash,
-        table.c.source_position,
-        table.c.active,
-        table.c.deleted,
-    )
     for start in range(0, len(ids), 5_000):  # stay well under SQLite's bound-parameter limit
-        batch = ids[start : start + 5_000]
-        query = select(*columns).where(table.c.district_id == district_id)
-        if conn.dialect.name == "postgresql":
-            # One array parameter instead of thousands of placeholders; and lock what we compare
-            # against, so a concurrent writer cannot slip in between the comparison and the write
-            # (SQLite serializes writers anyway).
-            query = query.where(table.c.clever_id == any_(bindparam("ids", batch, type_=ARRAY(Text))))
-            query = query.with_for_update()
-        else:
-            query = query.where(table.c.clever_id.in_(batch))
+        query = select(*_compared_columns(table)).where(
+            table.c.district_id == district_id, table.c.clever_id.in_(ids[start : start + 5_000])
+        )
         found.update({r.clever_id: r._mapping for r in conn.execute(query)})
     return found
+
+
+def _compared_columns(table: Table) -> tuple[Any, ...]:
+    return (table.c.clever_id, table.c.content_hash, table.c.source_position, table.c.active, table.c.deleted)
+
+
+@functools.cache
+def _stored_by_id(table: Table) -> Any:
+    """One unique-index probe per wanted id, whatever the planner believes about the table.
+
+    `clever_id = ANY(:ids)` leaves the plan to the statistics, and while a first sync fills the
+    table they say it is nearly empty: the planner then filters every row of the district
+    against the whole array, page after page. A LATERAL subquery with LIMIT is never flattened
+    into a join, so each id is looked up through (district_id, clever_id).
+    """
+    wanted = (
+        func.unnest(bindparam("ids", type_=ARRAY(Text)))
+        .table_valued("clever_id")
+        .render_derived(name="wanted")
+    )
+    stored = (
+        select(*_compared_columns(table))
+        .where(table.c.district_id == bindparam("district_id"), table.c.clever_id == wanted.c.clever_id)
+        .limit(1)
+        .lateral("stored")
+    )
+    return select(stored).select_from(wanted).join(stored, true())
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pika
 import pytest
@@ -30,19 +31,32 @@ def _database_url(name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of its own for this test run, built with the real migrations."""
-    name = f"rostersync_test_{RUN_TAG}"
+@contextmanager
+def _new_database(name: str) -> Iterator[str]:
     admin = create_engine(normalize_url(ADMIN_DATABASE_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _database_url(name)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield _database_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, built with the real migrations."""
+    with _new_database(f"rostersync_test_{RUN_TAG}") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A database of its own for one test, with no schema (migration tests build their own)."""
+    with _new_database(f"rostersync_empty_{RUN_TAG}_{uuid.uuid4().hex[:6]}") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, select
 
 from domain.entities import Term
+from storage import upserts
 from storage.database import make_engine, normalize_url
 from storage.migrate import upgrade
 from storage.tables import terms
@@ -101,3 +103,26 @@ def test_any_order_of_updates_with_duplicates_converges_on_the_newest(
     for n in [*order, *duplicates]:
         upsert(engine, [replace(term(f"v{n}"))], n)
     assert stored(engine)["t1"][:2] == ("v6", position(6))
+
+
+def test_a_newer_write_landing_between_the_read_and_the_write_wins_and_counts_as_stale(
+    clean_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(normalize_url(clean_postgres))
+    upsert(engine, [term("Fall")], 1)
+    read_before_the_race = upserts._existing
+
+    def read_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
+        snapshot = read_before_the_race(*args, **kwargs)
+        monkeypatch.setattr(upserts, "_existing", read_before_the_race)
+        with engine.begin() as other:  # an event, committed while this page is being compared
+            upsert_entities(other, terms, DISTRICT, [term("Winter")], position(9))
+        return snapshot
+
+    monkeypatch.setattr(upserts, "_existing", read_then_lose_the_race)
+    with engine.begin() as conn:
+        outcome = upsert_entities(conn, terms, DISTRICT, [term("Spring")], position(5))
+    assert outcome.as_counters()["stale"] == 1 and outcome.as_counters()["updated"] == 0
+    assert outcome.written_ids == []
+    assert stored(engine)["t1"][:2] == ("Winter", position(9))
+    engine.dispose()

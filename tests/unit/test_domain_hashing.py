@@ -5,6 +5,7 @@ import subprocess
 import sys
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from domain.entities import (
     TenantKind,
     Term,
 )
-from domain.hashing import canonical_json, content_hash
+from domain.hashing import _canonical, canonical_json, content_hash
 
 TENANT = Tenant(
     clever_id="58da8c58155b940248000007",
@@ -160,3 +161,40 @@ def test_hash_sees_a_new_ext_key(ext: dict[str, Any], key: str) -> None:
     assert content_hash(dataclasses.replace(TENANT, ext=ext)) != content_hash(
         dataclasses.replace(TENANT, ext=changed)
     )
+
+
+ids = st.tuples(st.text(max_size=8), st.text(max_size=8)) | st.just(())
+maybe_text = st.none() | st.text(max_size=10)
+
+
+@settings(max_examples=100)
+@given(
+    st.builds(
+        StaffUser,
+        clever_id=st.text(min_size=1, max_size=8),
+        first_name=st.text(max_size=8),
+        middle_name=maybe_text,
+        last_name=st.text(max_size=8),
+        email=maybe_text,
+        clever_roles=ids,
+        titles=ids,
+        department=maybe_text,
+        staff_permissions=ids,
+        school_clever_ids=ids,
+        synced_role=st.sampled_from(Role),
+        role_reason=st.text(max_size=8),
+        role_school_clever_ids=ids,
+    )
+)
+def test_the_flat_fast_path_writes_exactly_the_canonical_walk(staff: StaffUser) -> None:
+    # Stored hashes must not change with how they are computed: every row would rewrite once.
+    walked = orjson.dumps(_canonical(staff), option=orjson.OPT_SORT_KEYS).decode()
+    assert canonical_json(staff) == walked
+    assert _canonical(staff)["synced_role"] == staff.synced_role.value
+
+
+def test_stored_hashes_stay_what_earlier_releases_wrote() -> None:
+    # Digests written by the first release; a change here rewrites every row of every district.
+    assert content_hash(TENANT) == "2327b7c922a414aeb44e3eb5caeeaf36"
+    assert content_hash(STAFF) == "a4d16fa6cf61f6019624a9890dc84798"
+    assert content_hash(CLASSROOM) == "99968e9a40fb404014c4764b8895ff91"
