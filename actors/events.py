@@ -1,25 +1,36 @@
-"""events queue: apply Clever events one at a time, and poll Clever's Events API."""
+"""events queue: apply Clever events (several at once when they arrive together), and poll
+Clever's Events API."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dramatiq
 
 from actors.policy import retry_transient
-from domain.events import InvalidEvent
+from domain.events import InvalidEvent, parse_event
 from messaging import queues
+from rostersync.group_commit import GroupCommit
 from rostersync.runtime import runtime
-from services.apply_event import apply_event as apply_event_service
+from services.apply_event import SourcedEvent, apply_events
 from services.events_poller import poll_district
+
+
+def _apply_batch(batch: Sequence[SourcedEvent]) -> list[str]:
+    return apply_events(runtime(), batch)
+
+
+# The worker's threads share one transaction per batch of events instead of one per event.
+_events = GroupCommit(_apply_batch)
 
 
 @dramatiq.actor(
     queue_name=queues.queue_name(queues.EVENTS), retry_when=retry_transient, throws=(InvalidEvent,)
 )
 def apply_event(*, event: Mapping[str, Any], source: str = "webhook") -> None:
-    apply_event_service(runtime(), event, source=source)
+    # Parsed here, so a malformed event fails its own message and never a batch.
+    _events.submit(SourcedEvent(parse_event(event), source))
 
 
 @dramatiq.actor(queue_name=queues.queue_name(queues.EVENTS), retry_when=retry_transient)

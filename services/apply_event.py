@@ -1,19 +1,25 @@
-"""Apply one Clever event (pushed to the webhook or polled) exactly once, in order per entity.
+"""Apply Clever events (pushed to the webhook or polled) exactly once, in order per entity.
 
 The event id is both the idempotency key and the source position: an older event never
 overwrites a newer state, a delete leaves a tombstone, and a full-sync page fetched before
 the delete cannot bring the entity back.
+
+Several events may be applied in one transaction (`apply_events`): each keeps its own position,
+so the result is the one applying them one at a time would give, with one lock, one key insert
+and one upsert per table instead of one of each per event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
-from domain.entities import EntityType
+from domain.entities import EntityType, RoleRule
 from domain.events import CleverEvent, is_noise, is_private, parse_event
 from domain.roles import normalize_email
 from rostersync.runtime import Runtime
@@ -21,7 +27,7 @@ from services.clever_schedules import refresh_clever_schedules
 from services.mapping_for_apply import map_items, role_rules
 from storage import connections, idempotency
 from storage.tables import SYNCED_TABLES, tenants
-from storage.upserts import deactivate_entities, upsert_entities
+from storage.upserts import Version, deactivate_entities, upsert_versions
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +41,12 @@ ENTITY_OF_RESOURCE: dict[str, EntityType] = {
 }
 
 
+@dataclass(frozen=True)
+class SourcedEvent:
+    event: CleverEvent
+    source: str  # webhook | poll
+
+
 def district_of(event: CleverEvent) -> str | None:
     if event.resource == "districts":
         return event.object_id
@@ -42,72 +54,139 @@ def district_of(event: CleverEvent) -> str | None:
     return str(district) if district else None
 
 
-def principals_from_db(conn: Connection, district_id: str, email: str | None) -> dict[str, list[str]]:
-    """The schools whose principal has this user's email (the only entry the mapping needs)."""
-    normalized = normalize_email(email)
-    if normalized is None:
+def principals_from_db(
+    conn: Connection, district_id: str, emails: Iterable[str | None]
+) -> dict[str, list[str]]:
+    """Principal email → school ids, for these users' emails only (all the mapping needs)."""
+    wanted = {e for e in (normalize_email(email) for email in emails) if e is not None}
+    if not wanted:
         return {}
-    query = select(tenants.c.clever_id).where(
+    email = func.lower(func.trim(tenants.c.principal_email))
+    query = select(email, tenants.c.clever_id).where(
         tenants.c.district_id == district_id,
         tenants.c.kind == "school",
         tenants.c.active.is_(True),
-        func.lower(func.trim(tenants.c.principal_email)) == normalized,
+        email.in_(sorted(wanted)),
     )
-    schools = [school_id for (school_id,) in conn.execute(query)]
-    return {normalized: schools} if schools else {}
+    found: dict[str, list[str]] = defaultdict(list)
+    for principal_email, school_id in conn.execute(query):
+        found[principal_email].append(school_id)
+    return dict(found)
 
 
 def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
     """Returns what happened: applied, duplicate, noise, private, unknown_district, disconnected,
     unsupported. Malformed events raise InvalidEvent (the message is dead-lettered)."""
-    event = parse_event(raw)
-    if is_private(event):
-        return "private"
-    entity_type = ENTITY_OF_RESOURCE.get(event.resource)
-    if entity_type is None:
-        return "unsupported"
-    district_id = district_of(event)
-    with rt.engine.begin() as conn:
-        district = connections.get_district(conn, district_id, for_share=True) if district_id else None
-        if district is None:
-            log.info("event.unknown_district", event_id=event.id)
-            return "unknown_district"
-        if district["status"] in ("disconnected", "connecting"):
-            log.info("event.dropped_disconnected", event_id=event.id, district_id=district_id)
-            return "disconnected"
-        if not idempotency.claim(conn, f"event:{event.id}", district_id=district["id"], kind="event"):
-            return "duplicate"
-        options = district["options"] or {}
-        field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
-        if is_noise(event, field_name):
-            return "noise"
-        principals = (
-            principals_from_db(conn, district["id"], event.object.get("email"))
-            if entity_type == EntityType.STAFF
-            else {}
-        )
-        entities = map_items(
-            f"{event.resource}:event", [event.object], principals=principals, rules=role_rules(options)
-        )
+    return apply_events(rt, [SourcedEvent(parse_event(raw), source)])[0]
+
+
+def apply_events(rt: Runtime, batch: Sequence[SourcedEvent]) -> list[str]:
+    """Apply parsed events in one transaction; returns each one's outcome, in order."""
+    outcomes: list[str] = [""] * len(batch)
+    by_district: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(batch):
+        event = item.event
+        district_id = district_of(event)
+        if is_private(event):
+            outcomes[index] = "private"
+        elif event.resource not in ENTITY_OF_RESOURCE:
+            outcomes[index] = "unsupported"
+        elif district_id is None:
+            outcomes[index] = "unknown_district"
+        else:
+            by_district[district_id].append(index)
+    if by_district:
+        with rt.engine.begin() as conn:
+            for district_id in sorted(by_district):  # one lock order for every worker
+                indexes = by_district[district_id]
+                events = [batch[i].event for i in indexes]
+                for index, outcome in zip(
+                    indexes, _apply_for_district(rt, conn, district_id, events), strict=True
+                ):
+                    outcomes[index] = outcome
+    for item, outcome in zip(batch, outcomes, strict=True):
+        log.info("event." + outcome, event_id=item.event.id, type=item.event.type, source=item.source)
+    return outcomes
+
+
+@dataclass
+class _Writes:
+    """What one district's events write, per table, and which schedules they may change."""
+
+    versions: dict[Table, list[Version]] = field(default_factory=lambda: defaultdict(list))
+    lost_staff: list[tuple[str, str]] = field(default_factory=list)  # (clever id, position)
+    schedules: list[tuple[Table, str, list[str] | None]] = field(default_factory=list)
+
+
+def _apply_for_district(
+    rt: Runtime, conn: Connection, district_id: str, events: list[CleverEvent]
+) -> list[str]:
+    district = connections.get_district(conn, district_id, for_share=True)
+    if district is None:
+        return ["unknown_district"] * len(events)
+    if district["status"] in ("disconnected", "connecting"):
+        return ["disconnected"] * len(events)
+    claimed = idempotency.claim_many(
+        conn, [f"event:{e.id}" for e in events], district_id=district["id"], kind="event"
+    )
+    options = district["options"] or {}
+    field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
+    outcomes: list[str] = []
+    live: list[CleverEvent] = []
+    for event in events:
+        key = f"event:{event.id}"
+        if key not in claimed:
+            outcomes.append("duplicate")
+            continue
+        claimed.discard(key)  # the same id twice in one batch: the second is a duplicate
+        outcome = "noise" if is_noise(event, field_name) else "applied"
+        outcomes.append(outcome)
+        if outcome == "applied":
+            live.append(event)
+    if live:
+        _write(rt, conn, district["id"], live, role_rules(options), field_name)
+    return outcomes
+
+
+def _write(
+    rt: Runtime,
+    conn: Connection,
+    district_id: str,
+    events: list[CleverEvent],
+    rules: Sequence[RoleRule],
+    field_name: str | None,
+) -> None:
+    staff_emails = [e.object.get("email") for e in events if e.resource == "users"]
+    principals = principals_from_db(conn, district_id, staff_emails)
+    writes = _Writes()
+    for event in events:
+        entity_type = ENTITY_OF_RESOURCE[event.resource]
         table = SYNCED_TABLES[entity_type.value]
         position = event.id.lower()
+        entities = map_items(f"{event.resource}:event", [event.object], principals=principals, rules=rules)
         if not entities and entity_type == EntityType.STAFF:
             # Someone who lost every staff-side role is no longer staff: deactivate, keep the row.
-            deactivate_entities(conn, table, district["id"], [event.object_id], position)
-        outcome = upsert_entities(
-            conn, table, district["id"], entities, position, deleted=event.action == "deleted"
-        )
+            writes.lost_staff.append((event.object_id, position))
+        deleted = event.action == "deleted"
+        writes.versions[table].extend(Version(entity, position, deleted) for entity in entities)
         schools = _schedules_touched(event, field_name)
-        if outcome.written_ids and schools != []:
-            refresh_clever_schedules(rt, conn, district["id"], schools)
-    log.info(
-        "event.applied",
-        event_id=event.id,
-        type=event.type,
-        source=source,
-        **{k: v for k, v in outcome.as_counters().items() if v},
-    )
-    return "applied"
+        if schools != []:
+            writes.schedules.append((table, event.object_id, schools))
+    written: set[tuple[Table, str]] = set()
+    for table, versions in writes.versions.items():
+        outcome = upsert_versions(conn, table, district_id, versions)
+        written.update((table, clever_id) for clever_id in outcome.written_ids)
+    # After the upserts: a user created and then stripped of staff roles in one batch ends
+    # inactive, and the position guard keeps a newer update in the batch active.
+    staff_table = SYNCED_TABLES[EntityType.STAFF.value]
+    for clever_id, position in writes.lost_staff:
+        deactivate_entities(conn, staff_table, district_id, [clever_id], position)
+    touched = [schools for table, clever_id, schools in writes.schedules if (table, clever_id) in written]
+    if touched:
+        every = any(schools is None for schools in touched)
+        refresh_clever_schedules(
+            rt, conn, district_id, None if every else sorted({s for group in touched for s in group or ()})
+        )
 
 
 def _schedules_touched(event: CleverEvent, field_name: str | None) -> list[str] | None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Table, Text, bindparam, cast, column, func, select, true, update
@@ -68,6 +68,15 @@ def entity_row(entity: Entity) -> dict[str, Any]:
     return row
 
 
+class Version(NamedTuple):
+    """One source's state of an entity: what it says, where in Clever's order, and whether it
+    says the entity was deleted."""
+
+    entity: Entity
+    position: str
+    deleted: bool = False
+
+
 def upsert_entities(
     conn: Connection,
     table: Table,
@@ -78,18 +87,31 @@ def upsert_entities(
     deleted: bool = False,
 ) -> UpsertOutcome:
     """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
+    return upsert_versions(conn, table, district_id, [Version(e, position, deleted) for e in entities])
+
+
+def upsert_versions(
+    conn: Connection, table: Table, district_id: str, versions: Sequence[Version]
+) -> UpsertOutcome:
+    """Write the versions that change something, each guarded by its own position."""
     outcome = UpsertOutcome()
-    # Last one wins when a batch repeats an id. Rows are built only for what will be written:
-    # in a nightly reconcile that is almost nothing.
-    incoming: dict[str, tuple[Entity, str]] = {e.clever_id: (e, content_hash(e)) for e in entities}
-    if not incoming:
+    # Per id the newest position wins, and the last one among equals (a page repeating an id).
+    # Rows are built only for what will be written: in a nightly reconcile that is almost nothing.
+    newest: dict[str, Version] = {}
+    for version in versions:
+        seen = newest.get(version.entity.clever_id)
+        if seen is not None and seen.position > version.position:
+            outcome.stale += 1
+            continue
+        newest[version.entity.clever_id] = version
+    if not newest:
         return outcome
-    existing = _existing(conn, table, district_id, incoming.keys())
+    existing = _existing(conn, table, district_id, newest.keys())
     now = datetime.now(UTC)
     to_write: list[tuple[dict[str, Any], Change]] = []  # (row, the counter it goes to once written)
-    for clever_id, (entity, digest) in incoming.items():
-        stored = existing.get(clever_id)
-        change = _change(stored, digest, position, deleted)
+    for clever_id, (entity, position, deleted) in newest.items():
+        digest = content_hash(entity)
+        change = _change(existing.get(clever_id), digest, position, deleted)
         if change in ("stale", "unchanged"):
             outcome.count(change)
             continue

@@ -1,0 +1,102 @@
+"""Group commit across a worker's threads: many small messages, few transactions.
+
+Each worker thread hands in its item and waits. A thread that finds nobody applying becomes
+the leader: it applies everything waiting in one call; once its own item is done it hands the
+lead to a waiting thread, or stops when nothing is left. Under load the batches grow on their
+own (up to the number of threads); when idle an item is applied at once, with no wait for
+company.
+
+A batch that fails is applied again one item at a time, so each thread gets its own item's
+result or exception, and Dramatiq retries or dead-letters only the message that failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Slot(Generic[T, R]):
+    __slots__ = ("error", "finished", "item", "result", "woken")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.woken = threading.Event()
+        self.finished = False
+        self.result: R | None = None
+        self.error: BaseException | None = None
+
+    def finish(self, result: R | None = None, error: BaseException | None = None) -> None:
+        self.result, self.error, self.finished = result, error, True
+        self.woken.set()
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(self, apply_batch: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 64) -> None:
+        self._apply_batch = apply_batch
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._waiting: list[_Slot[T, R]] = []
+        self._leading = False
+
+    def submit(self, item: T) -> R:
+        slot: _Slot[T, R] = _Slot(item)
+        with self._lock:
+            self._waiting.append(slot)
+            lead = not self._leading
+            self._leading = True
+        while not slot.finished:
+            if lead:
+                self._lead(slot)
+            else:
+                slot.woken.wait()
+                slot.woken.clear()
+                lead = not slot.finished  # woken without a result: this thread leads now
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]  # set whenever error is not
+
+    def _lead(self, own: _Slot[T, R]) -> None:
+        batch: list[_Slot[T, R]] = []
+        try:
+            while True:
+                with self._lock:
+                    if own.finished and self._waiting:
+                        # Hand over: this thread's message waits for its ack until it stops leading.
+                        self._waiting[0].woken.set()
+                        return
+                    batch = self._waiting[: self._max_batch]
+                    del self._waiting[: self._max_batch]
+                    if not batch:
+                        self._leading = False
+                        return
+                self._run(batch)
+        except BaseException:
+            # Interrupted (a time limit raised in this thread): this thread's own item fails
+            # with it; hand back the others it had not finished and wake a waiting thread to
+            # lead, so nobody waits forever.
+            with self._lock:
+                self._waiting[:0] = [s for s in batch if not s.finished and s is not own]
+                if own in self._waiting:
+                    self._waiting.remove(own)
+                self._leading = bool(self._waiting)
+                if self._waiting:
+                    self._waiting[0].woken.set()
+            raise
+
+    def _run(self, batch: list[_Slot[T, R]]) -> None:
+        try:
+            results = self._apply_batch([slot.item for slot in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].finish(error=exc)
+                return
+            for slot in batch:  # find the item that failed; the others succeed on their own
+                self._run([slot])
+            return
+        for slot, result in zip(batch, results, strict=True):
+            slot.finish(result)

@@ -1,0 +1,142 @@
+"""Group commit with real threads: one call per batch, failures isolated to their own item,
+and an interrupted leader hands over instead of leaving anyone waiting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from rostersync.group_commit import GroupCommit
+
+
+class Interrupted(BaseException):
+    """What a time limit raises inside a worker thread."""
+
+
+def test_an_item_alone_is_applied_at_once() -> None:
+    calls: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        calls.append(list(batch))
+        return [n * 10 for n in batch]
+
+    assert GroupCommit(apply).submit(4) == 40
+    assert calls == [[4]]
+
+
+def test_items_arriving_while_a_batch_runs_go_together_in_the_next_one() -> None:
+    first_started, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        calls.append(list(batch))
+        if len(calls) == 1:
+            first_started.set()
+            assert release.wait(10)
+        return [n * 10 for n in batch]
+
+    group = GroupCommit(apply)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        leader = pool.submit(group.submit, 0)
+        assert first_started.wait(10)
+        followers = [pool.submit(group.submit, n) for n in range(1, 6)]
+        while len(group._waiting) < 5:  # all five queued behind the running batch
+            threading.Event().wait(0.01)
+        release.set()
+        assert leader.result(10) == 0
+        assert [f.result(10) for f in followers] == [10, 20, 30, 40, 50]
+    assert calls == [[0], [1, 2, 3, 4, 5]]
+
+
+def test_a_failing_item_fails_alone_and_the_rest_of_its_batch_succeeds() -> None:
+    started, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        calls.append(list(batch))
+        if batch == [0]:
+            started.set()
+            assert release.wait(10)
+        if 3 in batch:
+            raise ValueError("item 3 is malformed")
+        return list(batch)
+
+    group = GroupCommit(apply)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        leader = pool.submit(group.submit, 0)
+        assert started.wait(10)
+        others = {n: pool.submit(group.submit, n) for n in range(1, 5)}
+        while len(group._waiting) < 4:
+            threading.Event().wait(0.01)
+        release.set()
+        assert leader.result(10) == 0
+        assert [others[n].result(10) for n in (1, 2, 4)] == [1, 2, 4]
+        with pytest.raises(ValueError, match="item 3"):
+            others[3].result(10)
+    assert calls == [[0], [1, 2, 3, 4], [1], [2], [3], [4]]
+
+
+def test_an_interrupted_leader_hands_the_waiting_items_to_a_follower() -> None:
+    started, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        calls.append(list(batch))
+        if batch == [0]:
+            started.set()
+            assert release.wait(10)
+            raise Interrupted
+        return list(batch)
+
+    group = GroupCommit(apply)
+    outcomes: dict[int, object] = {}
+
+    def submit(n: int) -> None:
+        try:
+            outcomes[n] = group.submit(n)
+        except Interrupted:
+            outcomes[n] = "interrupted"
+
+    threads = [threading.Thread(target=submit, args=(0,))]
+    threads[0].start()
+    assert started.wait(10)
+    threads += [threading.Thread(target=submit, args=(n,)) for n in (1, 2)]
+    for thread in threads[1:]:
+        thread.start()
+    while len(group._waiting) < 2:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert outcomes[0] == "interrupted"
+    assert outcomes[1] == 1 and outcomes[2] == 2
+    # The interrupted item is left to its own message's retry; the others are applied once.
+    assert calls == [[0], [1, 2]]
+
+
+def test_a_leader_whose_item_is_done_hands_the_lead_on() -> None:
+    # Under steady load one thread must not lead forever: its own message waits for its ack.
+    leaders: list[str] = []
+    release = threading.Event()
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        leaders.append(threading.current_thread().name)
+        if len(leaders) == 1:
+            assert release.wait(10)
+        return list(batch)
+
+    group = GroupCommit(apply)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="w") as pool:
+        first = pool.submit(group.submit, 0)
+        while not group._leading:
+            threading.Event().wait(0.01)
+        later = [pool.submit(group.submit, n) for n in (1, 2)]
+        while len(group._waiting) < 2:
+            threading.Event().wait(0.01)
+        release.set()
+        assert first.result(10) == 0 and [f.result(10) for f in later] == [1, 2]
+    assert len(leaders) == 2 and leaders[0] != leaders[1]
