@@ -22,7 +22,7 @@ from storage.tables import sync_runs
 
 ADMIN_TOKEN = "bench-admin-token"
 WEBHOOK_SECRET = "bench-webhook-secret"
-MAIN_QUEUES = ("connect", "ingest", "events", "reconcile")
+MAIN_QUEUES = ("connect", "ingest", "reconcile")
 ENDED = ("succeeded", "failed", "held", "discarded", "cancelled")
 
 
@@ -55,7 +55,8 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 @dataclass
 class Deployment:
-    """One gateway, one worker for connect+ingest+events+reconcile, one worker for apply."""
+    """One gateway and, as in docker-compose.yml, workers by queue: connect+ingest+reconcile,
+    events (many threads: its batches grow with them), and apply."""
 
     database_url: str
     broker_url: str
@@ -66,6 +67,7 @@ class Deployment:
     page_limit: int = 10_000
     apply_chunk_size: int = 1_000
     threads: int = 4
+    events_threads: int = 16
     log_level: str = "INFO"
     gateway_url: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -103,6 +105,10 @@ class Deployment:
         self.env["PUBLIC_BASE_URL"] = self.gateway_url  # Clever redirects back here
         self._start("gateway", "gateway", "--port", str(port))
         self.start_main_worker()
+        self._start(
+            "worker-events", "worker", "--queues", "events",
+            "--processes", "1", "--threads", str(self.events_threads),
+        )  # fmt: skip
         self.start_apply_worker(apply_processes)
         wait_until(self._gateway_up, timeout=60, what="the gateway")
 

@@ -44,6 +44,7 @@ def deployment(cfg: BenchConfig, svc: Services, sim: SimulatorHandle) -> Deploym
         page_limit=cfg.page_limit,
         apply_chunk_size=cfg.apply_chunk_size,
         threads=cfg.threads,
+        events_threads=cfg.events_threads,
         log_level=cfg.log_level,
     )
 

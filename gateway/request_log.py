@@ -1,4 +1,5 @@
-"""One log line per answered request: method, route, status, duration.
+"""One log line per answered request: method, route, status, duration, and whatever the
+handler put in `request.state.log_fields` (the webhook's accepted and dropped counts).
 
 The route template is logged (`/connect/{nonce}`), never the query string: OAuth codes and
 states travel there. Bodies and headers (tokens, signatures) are never logged.
@@ -38,10 +39,12 @@ class RequestLog:
             await self.app(scope, receive, capture)
         finally:
             route = scope.get("route")
+            extra = (scope.get("state") or {}).get("log_fields")  # request.state lives in this dict
             log.info(
                 "http.request",
                 method=scope["method"],
                 route=route.path if isinstance(route, Route) else "(unmatched)",
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                **(extra or {}),
             )

@@ -60,7 +60,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise
         for event in events:
             await publish(rt, "events", "apply_event", {"event": wire_event(event), "source": "webhook"})
-        log.info("webhook.accepted", accepted=len(events), dropped=dropped)
+        request.state.log_fields = {"accepted": len(events), "dropped": dropped}  # on the request's line
         return JSONResponse({"accepted": len(events), "dropped": dropped}, status_code=202)
 
     return [Route("/webhooks/clever", receive, methods=["POST"])]
