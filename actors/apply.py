@@ -26,6 +26,7 @@ def apply_page(
     position: str,
     items: Sequence[Mapping[str, Any]],
     principals: Mapping[str, Sequence[str]],
+    unchanged_ids: Sequence[str] = (),
 ) -> None:
     rt = runtime()
     try:
@@ -39,6 +40,7 @@ def apply_page(
             position=position,
             items=items,
             principals=principals,
+            unchanged_ids=unchanged_ids,
         )
     except InvalidPage as exc:
         # Nothing of the page was written; the message is dead-lettered and the run fails with why.

@@ -18,6 +18,9 @@ import orjson
 
 # Bump when the canonical form changes on purpose: every row then rewrites once.
 HASH_VERSION = "1"
+# Bump when the mapping turns the same Clever object into a different entity: every stored
+# source hash stops matching, so the next sync maps every object again (and writes what moved).
+MAPPING_VERSION = "1"
 HASH_LENGTH = 32  # hex chars; 128 bits is ample to detect changes within one district
 
 
@@ -89,3 +92,17 @@ def content_hash(entity: Any) -> str:
     """sha256 of the entity's canonical JSON, as 32 hex characters."""
     digest = hashlib.sha256(f"v{HASH_VERSION}:{canonical_json(entity)}".encode()).hexdigest()
     return digest[:HASH_LENGTH]
+
+
+def source_hash(clever_object: Any, context: Any = None) -> str:
+    """Hash of a Clever object as received (without students) and of whatever else its mapping
+    reads (`context`: a user's principal schools and the district's role rules).
+
+    Stored beside the content hash, it lets a sync see that an object is exactly what produced
+    the stored row without mapping it again. Key order does not matter.
+    """
+    try:
+        text = orjson.dumps([MAPPING_VERSION, context, clever_object], option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits in an `ext` field
+        text = json.dumps([MAPPING_VERSION, context, clever_object], sort_keys=True, default=str).encode()
+    return hashlib.blake2b(text, digest_size=HASH_LENGTH // 2).hexdigest()

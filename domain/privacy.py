@@ -49,6 +49,13 @@ def is_student_or_contact_only(user_obj: Mapping[str, Any] | None) -> bool:
     return any(r in FORBIDDEN_USER_ROLES for r in roles) and not any(r in STAFF_USER_ROLES for r in roles)
 
 
+def drop_students(section_obj: Any) -> None:
+    """Remove a parsed section's ``students`` array in place (cheaper than a copy, for a page
+    nobody else holds); anything that is not an object is left for the mapping to reject."""
+    if isinstance(section_obj, dict):
+        section_obj.pop("students", None)
+
+
 def strip_students(section_obj: Mapping[str, Any]) -> dict[str, Any]:
     """A shallow copy of a Clever section without its ``students`` array (enrolments are student data)."""
     return {key: value for key, value in section_obj.items() if key != "students"}

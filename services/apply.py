@@ -10,7 +10,7 @@ import structlog
 from domain.entities import Term
 from rostersync.runtime import Runtime
 from services import completion
-from services.mapping_for_apply import InvalidPage, map_items, role_rules
+from services.mapping_for_apply import InvalidPage, map_with_sources, role_rules
 from services.resources import BY_KEY
 from storage import connections, idempotency, runs
 from storage.seen import record_seen
@@ -32,8 +32,12 @@ def apply_page(
     position: str,
     items: Sequence[Mapping[str, Any]],
     principals: Mapping[str, Sequence[str]],
+    unchanged_ids: Sequence[str] = (),
 ) -> dict[str, int] | None:
-    """Returns the page's counters, or None when the page was dropped or already applied."""
+    """Returns the page's counters, or None when the page was dropped or already applied.
+
+    `unchanged_ids` are the page's objects the ingest found exactly as stored (same source
+    hash): they are counted and marked seen, not sent again."""
     spec = BY_KEY.get(resource)
     if spec is None:
         raise InvalidPage(f"unknown resource {resource!r}")
@@ -47,15 +51,17 @@ def apply_page(
         if run["status"] in runs.FINISHED_STATUSES:
             log.info("apply.dropped_finished_run", key=key, status=run["status"])
             return None
-        entities = map_items(
-            resource, items, principals=principals, rules=role_rules(district["options"] or {})
-        )
+        rules = role_rules(district["options"] or {})
+        entities, sources = map_with_sources(resource, items, principals=principals, rules=rules)
         if entity_type == "term":
             adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
-        outcome = upsert_entities(conn, SYNCED_TABLES[entity_type], district_id, entities, position)
+        outcome = upsert_entities(
+            conn, SYNCED_TABLES[entity_type], district_id, entities, position, source_hashes=sources
+        )
+        outcome.unchanged += len(unchanged_ids)
         if resource == "districts" and entities and outcome.written_ids:
             connections.update_district(conn, district_id, name=getattr(entities[0], "name", None))
-        record_seen(conn, run_id, entity_type, (e.clever_id for e in entities))
+        record_seen(conn, run_id, entity_type, [*(e.clever_id for e in entities), *unchanged_ids])
         # A redelivered key still writes its page (both steps are idempotent): a page re-fetched
         # after a crash may hold other items than the first time. The key guards the counters.
         counters = {entity_type: outcome.as_counters()}

@@ -24,7 +24,7 @@ from domain.events import CleverEvent, is_noise, is_private, parse_event
 from domain.roles import normalize_email
 from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
-from services.mapping_for_apply import map_items, role_rules
+from services.mapping_for_apply import map_with_sources, role_rules
 from storage import connections, idempotency
 from storage.tables import SYNCED_TABLES, tenants
 from storage.upserts import Version, deactivate_entities, upsert_versions
@@ -166,12 +166,17 @@ def _write(
         entity_type = ENTITY_OF_RESOURCE[event.resource]
         table = SYNCED_TABLES[entity_type.value]
         position = event.id.lower()
-        entities = map_items(f"{event.resource}:event", [event.object], principals=principals, rules=rules)
+        entities, sources = map_with_sources(
+            f"{event.resource}:event", [event.object], principals=principals, rules=rules
+        )
         if not entities and entity_type == EntityType.STAFF:
             # Someone who lost every staff-side role is no longer staff: deactivate, keep the row.
             writes.lost_staff.append((event.object_id, position))
         deleted = event.action == "deleted"
-        writes.versions[table].extend(Version(entity, position, deleted) for entity in entities)
+        writes.versions[table].extend(
+            Version(entity, position, deleted, None if deleted else source)
+            for entity, source in zip(entities, sources, strict=True)
+        )
         schools = _schedules_touched(event, field_name)
         if schools != []:
             writes.schedules.append((table, event.object_id, schools))

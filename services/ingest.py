@@ -12,6 +12,7 @@ timeout (30 minutes by default) and would start a second crawler.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,15 +22,20 @@ import structlog
 
 from clever_client.api import CleverApi
 from clever_client.errors import CleverForbidden, CleverNotFound
+from clever_client.pagination import Page
+from clever_client.read_ahead import read_ahead
 from domain.mapping import InvalidObject, map_school
 from domain.positions import position_from_time
-from domain.privacy import strip_students
+from domain.privacy import drop_students
 from domain.roles import principal_index
 from rostersync.runtime import Runtime
 from services import completion
 from services.district_tokens import open_api
+from services.mapping_for_apply import role_rules, source_hashes
 from services.resources import FULL_SYNC_ORDER, Resource, earlier_user_roles
 from storage import connections, runs
+from storage.tables import SYNCED_TABLES
+from storage.upserts import unchanged_sources
 
 log = structlog.get_logger(__name__)
 
@@ -42,13 +48,37 @@ def chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, An
 
 
 def prepare_items(resource: Resource, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop what must never leave the ingest actor: students, and users a prior crawl covered."""
+    """Drop what must never leave the ingest actor: students (in place: the crawl owns the
+    page), and users a prior crawl covered."""
     if resource.key == "sections":
-        return [strip_students(item) for item in items]
+        for item in items:
+            drop_students(item)
+        return items
     if resource.role is not None:
         earlier = earlier_user_roles(resource.role)
         return [item for item in items if not any(r in (item.get("roles") or {}) for r in earlier)]
     return items
+
+
+def _prepared_page(resource: Resource, page: Page) -> tuple[Page, list[dict[str, Any]]]:
+    return page, prepare_items(resource, page.items)
+
+
+def partition(items: list[Any], unchanged: set[str]) -> tuple[list[Any], list[str]]:
+    """(objects to apply, ids of the unchanged ones)."""
+    changed: list[Any] = []
+    unchanged_ids: list[str] = []
+    for item in items:
+        if _has_id(item) and item["id"] in unchanged:
+            unchanged_ids.append(item["id"])
+        else:
+            changed.append(item)
+    return changed, unchanged_ids
+
+
+def _has_id(item: Any) -> bool:
+    # Anything else goes to the apply stage, which rejects the page naming the object.
+    return isinstance(item, dict) and isinstance(item.get("id"), str) and bool(item["id"])
 
 
 def principals_of(schools: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -89,6 +119,7 @@ class Crawl:
         self.district_id: str = district["id"]
         self.generation = generation
         self.lane: str | None = (district["options"] or {}).get("lane")
+        self.rules = role_rules(district["options"] or {})
         self.position: str | None = run["source_position"]
         self.checkpoint: dict[str, Any] = dict(run["checkpoint"] or {})
         self.fetched: dict[str, int] = dict(run["fetched"] or {})
@@ -126,8 +157,9 @@ class Crawl:
             pages = api.iter_pages(
                 resource.path, params=resource.params, limit=self.rt.settings.page_limit, start_url=start_url
             )
-            for page in pages:
-                self.publish_page(resource, page_no, page.items)
+            # The next page is fetched, and its students dropped, while this one is published.
+            for page, prepared in read_ahead(pages, functools.partial(_prepared_page, resource)):
+                self.publish_page(resource, page_no, page.items, prepared)
                 page_no += 1
                 self.fetched[resource.key] = self.fetched.get(resource.key, 0) + len(page.items)
                 self.save(resource=resource.key, page_no=page_no, next_url=page.next_url, done=False)
@@ -144,14 +176,18 @@ class Crawl:
             )
         return True
 
-    def publish_page(self, resource: Resource, page_no: int, items: list[dict[str, Any]]) -> None:
+    def publish_page(
+        self, resource: Resource, page_no: int, items: list[dict[str, Any]], prepared: list[dict[str, Any]]
+    ) -> None:
+        """`prepared`: the page's items as `prepare_items` leaves them."""
         if resource.key == "schools":
             principals = self.checkpoint.setdefault("principals", {})
             for email, ids in principals_of(items).items():
                 principals.setdefault(email, []).extend(ids)
-        for chunk_no, chunk in enumerate(
-            chunks(prepare_items(resource, items), self.rt.settings.apply_chunk_size)
-        ):
+        user_principals = self.checkpoint.get("principals", {}) if resource.role else {}
+        unchanged = self.unchanged(resource, prepared, user_principals)
+        for chunk_no, chunk in enumerate(chunks(prepared, self.rt.settings.apply_chunk_size)):
+            changed, unchanged_ids = partition(chunk, unchanged)
             self.rt.publish(
                 "apply",
                 "apply_page",
@@ -162,12 +198,25 @@ class Crawl:
                     "resource": resource.key,
                     "key": f"{self.run_id}:{resource.key}:{page_no}:{chunk_no}",
                     "position": self.position,
-                    "items": chunk,
-                    "principals": self.checkpoint.get("principals", {}) if resource.role else {},
+                    "items": changed,
+                    "unchanged_ids": unchanged_ids,
+                    "principals": user_principals,
                 },
                 lane=self.lane,
             )
             self.pages_published += 1
+
+    def unchanged(
+        self, resource: Resource, items: list[dict[str, Any]], principals: dict[str, list[str]]
+    ) -> set[str]:
+        """Ids of the objects that are exactly what their stored row was mapped from: only their
+        ids travel on, so a sync of an unchanged district maps and sends almost nothing."""
+        hashes = source_hashes(resource.key, items, principals=principals, rules=self.rules)
+        by_id = {item["id"]: digest for item, digest in zip(items, hashes, strict=True) if _has_id(item)}
+        if not by_id:
+            return set()
+        with self.rt.engine.connect() as conn:
+            return unchanged_sources(conn, SYNCED_TABLES[resource.entity_type.value], self.district_id, by_id)
 
     def save(self, **checkpoint: Any) -> None:
         self.checkpoint.update(checkpoint)

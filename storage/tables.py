@@ -1,9 +1,10 @@
 """SQLAlchemy Core tables. Migrations in storage/migrations mirror this file.
 
 Every synced table shares the same bookkeeping columns (see `_synced_columns`): the content
-hash of the mapped fields, the source position it came from (a Clever event id, or the event
-position recorded when a full sync started), and tombstone/deactivation state, so upserts can
-skip unchanged rows and never let an older source overwrite a newer one.
+hash of the mapped fields, the hash of the Clever object they were mapped from, the source
+position it came from (a Clever event id, or the event position recorded when a full sync
+started), and tombstone/deactivation state, so upserts can skip unchanged rows and never let an
+older source overwrite a newer one.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def _synced_columns() -> list[Column]:
         Column("district_id", String(64), nullable=False),
         Column("clever_id", String(64), nullable=False),
         Column("content_hash", String(64)),
+        Column("source_hash", String(64)),  # of the Clever object the row was mapped from
         Column("source_position", String(64), nullable=False),
         Column("active", Boolean, nullable=False, server_default="1"),
         Column("deleted", Boolean, nullable=False, server_default="0"),  # tombstone from a delete event

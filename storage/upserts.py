@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -75,6 +75,7 @@ class Version(NamedTuple):
     entity: Entity
     position: str
     deleted: bool = False
+    source_hash: str | None = None  # of the Clever object the entity was mapped from
 
 
 def upsert_entities(
@@ -85,9 +86,29 @@ def upsert_entities(
     position: str,
     *,
     deleted: bool = False,
+    source_hashes: Sequence[str | None] | None = None,
 ) -> UpsertOutcome:
     """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
-    return upsert_versions(conn, table, district_id, [Version(e, position, deleted) for e in entities])
+    sources = source_hashes if source_hashes is not None else [None] * len(entities)
+    versions = [Version(e, position, deleted, h) for e, h in zip(entities, sources, strict=True)]
+    return upsert_versions(conn, table, district_id, versions)
+
+
+def unchanged_sources(
+    conn: Connection, table: Table, district_id: str, hashes: Mapping[str, str]
+) -> set[str]:
+    """The ids whose active row was mapped from exactly this Clever object (same source hash):
+    a sync may count them unchanged without mapping them again."""
+    if conn.dialect.name == "postgresql":
+        # Compared in PostgreSQL: only the matching ids come back, not a row per object.
+        params = {"wanted": orjson.dumps(hashes).decode(), "district_id": district_id}
+        return set(conn.execute(_same_source(table), params).scalars())
+    stored = _existing(conn, table, district_id, hashes.keys())
+    return {
+        clever_id
+        for clever_id, row in stored.items()
+        if row.active and not row.deleted and row.source_hash == hashes[clever_id]
+    }
 
 
 def upsert_versions(
@@ -109,15 +130,25 @@ def upsert_versions(
     existing = _existing(conn, table, district_id, newest.keys())
     now = datetime.now(UTC)
     to_write: list[tuple[dict[str, Any], Change]] = []  # (row, the counter it goes to once written)
-    for clever_id, (entity, position, deleted) in newest.items():
+    refresh: list[dict[str, str]] = []  # unchanged rows whose source hash is missing or outdated
+    for clever_id, (entity, position, deleted, source) in newest.items():
         digest = content_hash(entity)
-        change = _change(existing.get(clever_id), digest, position, deleted)
+        stored = existing.get(clever_id)
+        change = _change(stored, digest, position, deleted)
         if change in ("stale", "unchanged"):
             outcome.count(change)
+            if (
+                change == "unchanged"
+                and source is not None
+                and stored is not None
+                and stored.source_hash != source
+            ):
+                refresh.append({"b_clever_id": clever_id, "b_content_hash": digest, "b_source_hash": source})
             continue
         row = entity_row(entity)
         row.update(
             content_hash=digest,
+            source_hash=source,
             district_id=district_id,
             source_position=position,
             active=not deleted,
@@ -126,6 +157,8 @@ def upsert_versions(
             updated_at=now,
         )
         to_write.append((row, change))
+    if refresh:
+        _refresh_source_hashes(conn, table, district_id, refresh)
     if not to_write:
         return outcome
     written = write_rows(conn, table, [row for row, _ in to_write])
@@ -138,17 +171,60 @@ def upsert_versions(
     return outcome
 
 
+def _refresh_source_hashes(
+    conn: Connection, table: Table, district_id: str, rows: list[dict[str, str]]
+) -> None:
+    """Record which Clever object an unchanged row now comes from (it changed only in what the
+    mapping ignores, or the row predates source hashes), so the next sync can skip it. Not a
+    change of the row: neither its position nor `updated_at` moves."""
+    statement = (
+        update(table)
+        .where(
+            table.c.district_id == district_id,
+            table.c.clever_id == bindparam("b_clever_id"),
+            table.c.content_hash == bindparam("b_content_hash"),  # unless a newer write came first
+        )
+        .values(source_hash=bindparam("b_source_hash"))
+    )
+    conn.execute(statement, rows)
+
+
+@functools.cache
+def _same_source(table: Table) -> Any:
+    """Like `_stored_by_id`: one unique-index probe per id, whatever the statistics say."""
+    # The pairs travel as one JSON object ({id: hash}): encoding two arrays of thousands of
+    # strings costs the client more than the whole comparison costs PostgreSQL.
+    wanted = (
+        func.jsonb_each_text(cast(bindparam("wanted", type_=Text), JSONB))
+        .table_valued("key", "value")
+        .render_derived(name="wanted")
+    )
+    same = (
+        select(table.c.clever_id)
+        .where(
+            table.c.district_id == bindparam("district_id"),
+            table.c.clever_id == wanted.c.key,
+            table.c.source_hash == wanted.c.value,
+            table.c.active.is_(True),
+            table.c.deleted.is_(False),
+        )
+        .limit(1)
+        .lateral("same")
+    )
+    return select(same.c.clever_id).select_from(wanted).join(same, true())
+
+
 def _change(stored: Any, digest: str, position: str, deleted: bool) -> Change:
     """What writing this version would be: created, updated, restored, unchanged or stale."""
     if stored is None:
         return "created"
-    if stored["source_position"] > position:
+    if stored.source_position > position:
         return "stale"
     if deleted:
-        return "unchanged" if stored["deleted"] else "updated"
-    if not stored["active"]:
+        return "unchanged" if stored.deleted else "updated"
+    if not stored.active:
         return "restored"
-    return "unchanged" if stored["content_hash"] == digest else "updated"
+    return "unchanged" if stored.content_hash == digest else "updated"
 
 
 def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> set[str]:
@@ -172,18 +248,25 @@ def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iter
     ids = list(clever_ids)
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_stored_by_id(table), {"ids": ids, "district_id": district_id})
-        return {r.clever_id: r._mapping for r in rows}
+        return {r.clever_id: r for r in rows}  # rows, not mappings: a page reads thousands
     found: dict[str, Any] = {}
     for start in range(0, len(ids), 5_000):  # stay well under SQLite's bound-parameter limit
         query = select(*_compared_columns(table)).where(
             table.c.district_id == district_id, table.c.clever_id.in_(ids[start : start + 5_000])
         )
-        found.update({r.clever_id: r._mapping for r in conn.execute(query)})
+        found.update({r.clever_id: r for r in conn.execute(query)})
     return found
 
 
 def _compared_columns(table: Table) -> tuple[Any, ...]:
-    return (table.c.clever_id, table.c.content_hash, table.c.source_position, table.c.active, table.c.deleted)
+    return (
+        table.c.clever_id,
+        table.c.content_hash,
+        table.c.source_hash,
+        table.c.source_position,
+        table.c.active,
+        table.c.deleted,
+    )
 
 
 @functools.cache

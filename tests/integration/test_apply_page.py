@@ -7,15 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from messaging.broker import make_broker
 from rostersync.runtime import Runtime
 from rostersync.settings import Settings
 from services.apply import apply_page
-from services.mapping_for_apply import InvalidPage
+from services.mapping_for_apply import InvalidPage, role_rules, source_hashes
 from storage import connections, runs
+from storage.seen import seen_ids
 from storage.tables import classrooms, processed_messages, staff_users, terms
+from storage.upserts import deactivate_entities, unchanged_sources
 
 DISTRICT = "5a0c0b7e8f1d2c3b4a596877"
 POSITION = "6000000000000000000000aa"
@@ -145,3 +147,56 @@ def test_a_term_whose_id_churned_updates_in_place(rt: Runtime) -> None:
     with rt.engine.connect() as conn:
         rows = conn.execute(select(terms.c.clever_id, terms.c.name)).all()
     assert rows == [("2" * 24, "S1")]
+
+
+def sources(rt: Runtime) -> dict[str, tuple[str | None, Any]]:
+    with rt.engine.connect() as conn:
+        rows = conn.execute(
+            select(staff_users.c.clever_id, staff_users.c.source_hash, staff_users.c.updated_at)
+        )
+        return {r.clever_id: (r.source_hash, r.updated_at) for r in rows}
+
+
+def test_objects_exactly_as_stored_are_known_by_their_source_hash(rt: Runtime) -> None:
+    run_id = start_run(rt)
+    apply(rt, run_id, "k1", [teacher(1), teacher(2), teacher(3)])
+    with rt.engine.begin() as conn:
+        deactivate_entities(conn, staff_users, DISTRICT, [f"{3:024x}"], POSITION)
+    again = [teacher(1), teacher(2, email="moved@example.org"), teacher(3)]
+    hashes = source_hashes("users:teacher", again, principals={}, rules=())
+    with rt.engine.connect() as conn:
+        found = unchanged_sources(
+            conn, staff_users, DISTRICT, {o["id"]: h for o, h in zip(again, hashes, strict=True)}
+        )
+    assert found == {f"{1:024x}"}, "a changed object and an inactive row go the long way"
+    # What else the mapping reads is part of the hash: a principal's schools, the district's rules.
+    led = source_hashes("users:teacher", [teacher(1)], principals={"t1@example.org": ["s9"]}, rules=())
+    ruled = source_hashes(
+        "users:teacher",
+        [teacher(1)],
+        principals={},
+        rules=role_rules({"role_rules": [{"pattern": "Teacher", "role": "SCHOOL_ADMIN"}]}),
+    )
+    assert len({hashes[0], led[0], ruled[0]}) == 3
+
+
+def test_unchanged_ids_are_counted_and_seen_without_their_objects(rt: Runtime) -> None:
+    first = start_run(rt)
+    apply(rt, first, "k1", [teacher(1), teacher(2)])
+    second = start_run(rt)
+    counters = apply(rt, second, "k2", [teacher(2, email="moved@example.org")], unchanged_ids=[f"{1:024x}"])
+    assert (counters["updated"], counters["unchanged"], counters["created"]) == (1, 1, 0)
+    with rt.engine.connect() as conn:
+        assert seen_ids(conn, second, "staff") == {f"{1:024x}", f"{2:024x}"}
+
+
+def test_a_row_without_a_source_hash_gets_one_without_counting_as_a_change(rt: Runtime) -> None:
+    run_id = start_run(rt)
+    apply(rt, run_id, "k1", [teacher(1)])
+    with rt.engine.begin() as conn:
+        conn.execute(update(staff_users).values(source_hash=None))  # a row older than source hashes
+    before = sources(rt)[f"{1:024x}"]
+    assert apply(rt, run_id, "k2", [teacher(1)])["unchanged"] == 1
+    after = sources(rt)[f"{1:024x}"]
+    assert after[0] == source_hashes("users:teacher", [teacher(1)], principals={}, rules=())[0]
+    assert after[1] == before[1], "not a change of the row: updated_at stays"

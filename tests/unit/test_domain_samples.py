@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -12,7 +13,7 @@ import yaml
 
 from domain.entities import TenantKind
 from domain.events import RECORD_TYPES_USED, is_noise, is_private, parse_event, sort_events
-from domain.hashing import content_hash
+from domain.hashing import MAPPING_VERSION, content_hash
 from domain.mapping import map_district, map_school, map_section, map_term, map_user, strip_students
 from domain.positions import is_position
 from domain.roles import principal_index
@@ -119,3 +120,42 @@ def test_events_privacy_and_noise() -> None:
 def test_list_items_carry_uri_and_id(name: str) -> None:
     for item in items(name):
         assert item["uri"].endswith(item["data"]["id"])
+
+
+STAFF_SAMPLES: list[dict[str, Any]] = [
+    {
+        "id": "a1",
+        "email": "T@x.org",
+        "name": {"first": "A", "last": "B"},
+        "roles": {"teacher": {"title": "Teacher", "schools": ["s1"]}},
+    },
+    {
+        "id": "a2",
+        "email": "p@x.org",
+        "name": {"first": "C"},
+        "roles": {"staff": {"title": "Assistant Principal", "schools": ["s1", "s2"], "department": "Office"}},
+    },
+    {
+        "id": "a3",
+        "roles": {"district_admin": {"title": "Superintendent"}, "staff": {"roles": ["School Tech Lead"]}},
+    },
+    {"id": "a4", "email": "n@x.org", "roles": {"staff": {"title": "Custodian", "schools": ["s2"]}}},
+]
+# MAPPING_VERSION → digest of what every sample maps to. Stored source hashes promise that an
+# object maps to its stored row; a mapping that maps these samples differently needs a new
+# MAPPING_VERSION (and its digest here), or syncs would keep rows the new mapping would change.
+MAPPED_SAMPLES = {"1": "0fa27ddc24a4ec2ba1b8ea31c89a45aa36b899be4515a95c8f073292b929e355"}
+
+
+def mapped_samples_digest() -> str:
+    principals = principal_index(map_school(o) for o in objects("schools"))
+    entities: list[Any] = [map_district(o) for o in objects("districts")]
+    entities += [map_school(o) for o in objects("schools")]
+    entities += [map_term(o) for o in objects("terms")]
+    entities += [map_section(strip_students(o)) for o in objects("sections")]
+    entities += [map_user(o, {**principals, "n@x.org": ("s2",)}) for o in STAFF_SAMPLES]
+    return hashlib.sha256("".join(content_hash(e) for e in entities).encode()).hexdigest()
+
+
+def test_a_mapping_that_maps_the_samples_differently_has_a_new_mapping_version() -> None:
+    assert MAPPED_SAMPLES.get(MAPPING_VERSION) == mapped_samples_digest()
