@@ -101,8 +101,10 @@ def source_hash(clever_object: Any, context: Any = None) -> str:
     Stored beside the content hash, it lets a sync see that an object is exactly what produced
     the stored row without mapping it again. Key order does not matter.
     """
+    # The content hash's version too: after it changes every row must be compared (and rewritten).
+    versions = f"{MAPPING_VERSION}.{HASH_VERSION}"
     try:
-        text = orjson.dumps([MAPPING_VERSION, context, clever_object], option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps([versions, context, clever_object], option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits in an `ext` field
-        text = json.dumps([MAPPING_VERSION, context, clever_object], sort_keys=True, default=str).encode()
+        text = json.dumps([versions, context, clever_object], sort_keys=True, default=str).encode()
     return hashlib.blake2b(text, digest_size=HASH_LENGTH // 2).hexdigest()

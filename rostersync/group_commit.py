@@ -41,24 +41,40 @@ class GroupCommit(Generic[T, R]):
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._waiting: list[_Slot[T, R]] = []
-        self._leading = False
+        self._leader: _Slot[T, R] | None = None  # the item whose thread leads; None: nobody
 
     def submit(self, item: T) -> R:
         slot: _Slot[T, R] = _Slot(item)
         with self._lock:
             self._waiting.append(slot)
-            lead = not self._leading
-            self._leading = True
+            if self._leader is None:
+                self._leader = slot
         while not slot.finished:
-            if lead:
+            if self._leader is slot:
                 self._lead(slot)
-            else:
+                continue
+            try:
                 slot.woken.wait()
-                slot.woken.clear()
-                lead = not slot.finished  # woken without a result: this thread leads now
+            except BaseException:  # interrupted while waiting (a time limit): leave cleanly
+                self._leave(slot)
+                raise
+            slot.woken.clear()
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]  # set whenever error is not
+
+    def _hand_over_locked(self) -> None:
+        """Make the first waiting item's thread the leader, or nobody when none waits."""
+        self._leader = self._waiting[0] if self._waiting else None
+        if self._leader is not None:
+            self._leader.woken.set()
+
+    def _leave(self, slot: _Slot[T, R]) -> None:
+        with self._lock:
+            if slot in self._waiting:
+                self._waiting.remove(slot)
+            if self._leader is slot:
+                self._hand_over_locked()
 
     def _lead(self, own: _Slot[T, R]) -> None:
         batch: list[_Slot[T, R]] = []
@@ -67,25 +83,23 @@ class GroupCommit(Generic[T, R]):
                 with self._lock:
                     if own.finished and self._waiting:
                         # Hand over: this thread's message waits for its ack until it stops leading.
-                        self._waiting[0].woken.set()
+                        self._hand_over_locked()
                         return
                     batch = self._waiting[: self._max_batch]
                     del self._waiting[: self._max_batch]
                     if not batch:
-                        self._leading = False
+                        self._leader = None
                         return
                 self._run(batch)
         except BaseException:
             # Interrupted (a time limit raised in this thread): this thread's own item fails
-            # with it; hand back the others it had not finished and wake a waiting thread to
-            # lead, so nobody waits forever.
+            # with it; hand back the others it had not finished and let a waiting thread lead,
+            # so nobody waits forever.
             with self._lock:
                 self._waiting[:0] = [s for s in batch if not s.finished and s is not own]
                 if own in self._waiting:
                     self._waiting.remove(own)
-                self._leading = bool(self._waiting)
-                if self._waiting:
-                    self._waiting[0].woken.set()
+                self._hand_over_locked()
             raise
 
     def _run(self, batch: list[_Slot[T, R]]) -> None:

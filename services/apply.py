@@ -54,7 +54,9 @@ def apply_page(
         rules = role_rules(district["options"] or {})
         entities, sources = map_with_sources(resource, items, principals=principals, rules=rules)
         if entity_type == "term":
-            adopt_churned_ids(conn, district_id, [e for e in entities if isinstance(e, Term)])
+            adopt_churned_ids(
+                conn, district_id, [e for e in entities if isinstance(e, Term)], still_present=unchanged_ids
+            )
         outcome = upsert_entities(
             conn, SYNCED_TABLES[entity_type], district_id, entities, position, source_hashes=sources
         )

@@ -114,9 +114,8 @@ def apply_events(rt: Runtime, batch: Sequence[SourcedEvent]) -> list[str]:
 
 @dataclass
 class _Writes:
-    """What one district's events write, per table, and which schedules they may change."""
+    """Besides the upserts: who lost every staff role, and which schedules may have changed."""
 
-    versions: dict[Table, list[Version]] = field(default_factory=lambda: defaultdict(list))
     lost_staff: list[tuple[str, str]] = field(default_factory=list)  # (clever id, position)
     schedules: list[tuple[Table, str, list[str] | None]] = field(default_factory=list)
 
@@ -151,6 +150,9 @@ def _apply_for_district(
     return outcomes
 
 
+TENANT_RESOURCES = ("districts", "schools")
+
+
 def _write(
     rt: Runtime,
     conn: Connection,
@@ -159,31 +161,20 @@ def _write(
     rules: Sequence[RoleRule],
     field_name: str | None,
 ) -> None:
-    staff_emails = [e.object.get("email") for e in events if e.resource == "users"]
-    principals = principals_from_db(conn, district_id, staff_emails)
+    # Schools first: a user is mapped with the principal emails the batch's school events left.
+    tenants_first = [e for e in events if e.resource in TENANT_RESOURCES]
+    rest = [e for e in events if e.resource not in TENANT_RESOURCES]
     writes = _Writes()
-    for event in events:
-        entity_type = ENTITY_OF_RESOURCE[event.resource]
-        table = SYNCED_TABLES[entity_type.value]
-        position = event.id.lower()
-        entities, sources = map_with_sources(
-            f"{event.resource}:event", [event.object], principals=principals, rules=rules
-        )
-        if not entities and entity_type == EntityType.STAFF:
-            # Someone who lost every staff-side role is no longer staff: deactivate, keep the row.
-            writes.lost_staff.append((event.object_id, position))
-        deleted = event.action == "deleted"
-        writes.versions[table].extend(
-            Version(entity, position, deleted, None if deleted else source)
-            for entity, source in zip(entities, sources, strict=True)
-        )
-        schools = _schedules_touched(event, field_name)
-        if schools != []:
-            writes.schedules.append((table, event.object_id, schools))
     written: set[tuple[Table, str]] = set()
-    for table, versions in writes.versions.items():
-        outcome = upsert_versions(conn, table, district_id, versions)
-        written.update((table, clever_id) for clever_id in outcome.written_ids)
+    for phase in (tenants_first, rest):
+        if not phase:
+            continue
+        emails = [e.object.get("email") for e in phase if e.resource == "users"]
+        principals = principals_from_db(conn, district_id, emails) if emails else {}
+        versions = _map_events(phase, principals, rules, field_name, writes)
+        for table, table_versions in versions.items():
+            outcome = upsert_versions(conn, table, district_id, table_versions)
+            written.update((table, clever_id) for clever_id in outcome.written_ids)
     # After the upserts: a user created and then stripped of staff roles in one batch ends
     # inactive, and the position guard keeps a newer update in the batch active.
     staff_table = SYNCED_TABLES[EntityType.STAFF.value]
@@ -195,6 +186,36 @@ def _write(
         refresh_clever_schedules(
             rt, conn, district_id, None if every else sorted({s for group in touched for s in group or ()})
         )
+
+
+def _map_events(
+    events: list[CleverEvent],
+    principals: Mapping[str, Sequence[str]],
+    rules: Sequence[RoleRule],
+    field_name: str | None,
+    writes: _Writes,
+) -> dict[Table, list[Version]]:
+    """Each event's entity as a version at the event's position; notes lost staff and schedules."""
+    versions: dict[Table, list[Version]] = defaultdict(list)
+    for event in events:
+        entity_type = ENTITY_OF_RESOURCE[event.resource]
+        table = SYNCED_TABLES[entity_type.value]
+        position = event.id.lower()
+        entities, sources = map_with_sources(
+            f"{event.resource}:event", [event.object], principals=principals, rules=rules
+        )
+        if not entities and entity_type == EntityType.STAFF:
+            # Someone who lost every staff-side role is no longer staff: deactivate, keep the row.
+            writes.lost_staff.append((event.object_id, position))
+        deleted = event.action == "deleted"
+        versions[table].extend(
+            Version(entity, position, deleted, None if deleted else source)
+            for entity, source in zip(entities, sources, strict=True)
+        )
+        schools = _schedules_touched(event, field_name)
+        if schools != []:
+            writes.schedules.append((table, event.object_id, schools))
+    return versions
 
 
 def _schedules_touched(event: CleverEvent, field_name: str | None) -> list[str] | None:

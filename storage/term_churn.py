@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -12,9 +12,14 @@ from domain.terms import term_natural_key
 from storage.tables import terms
 
 
-def adopt_churned_ids(conn: Connection, district_id: str, incoming: Sequence[Term]) -> int:
-    """Give an existing row the new id of a term that is the same by name and dates."""
-    incoming_ids = {t.clever_id for t in incoming}
+def adopt_churned_ids(
+    conn: Connection, district_id: str, incoming: Sequence[Term], still_present: Iterable[str] = ()
+) -> int:
+    """Give an existing row the new id of a term that is the same by name and dates.
+
+    `still_present`: ids Clever still lists (a page's unchanged terms, sent as ids only); their
+    rows are nobody else's to adopt."""
+    incoming_ids = {t.clever_id for t in incoming} | set(still_present)
     rows = conn.execute(
         select(terms.c.id, terms.c.clever_id, terms.c.name, terms.c.start_date, terms.c.end_date).where(
             terms.c.district_id == district_id

@@ -157,10 +157,12 @@ def upsert_versions(
             updated_at=now,
         )
         to_write.append((row, change))
+    # Rows in id order, so concurrent writers of overlapping batches take row locks in one order.
     if refresh:
-        _refresh_source_hashes(conn, table, district_id, refresh)
+        _refresh_source_hashes(conn, table, district_id, sorted(refresh, key=lambda r: r["b_clever_id"]))
     if not to_write:
         return outcome
+    to_write.sort(key=lambda pair: pair[0]["clever_id"])
     written = write_rows(conn, table, [row for row, _ in to_write])
     for row, change in to_write:
         if row["clever_id"] in written:

@@ -92,3 +92,19 @@ def test_duplicates_noise_and_other_districts_are_told_apart_in_one_batch(rt: Ru
     assert set(staff(rt)) == {f"{1:024x}"}
     with rt.engine.connect() as conn:
         assert conn.execute(select(classrooms.c.clever_id)).all() == []
+
+
+def test_a_school_event_in_the_batch_counts_for_the_users_after_it(rt: Runtime) -> None:
+    school = {
+        "id": "5" * 24,
+        "district": DISTRICT,
+        "name": "Lincoln Elementary",
+        "principal": {"name": "Ada B", "email": "T7@Example.org"},
+    }
+    user_first, school_event = event(teacher(7, "Seven")), event(school, "created", resource="schools")
+    assert apply_events(rt, [user_first, school_event]) == ["applied", "applied"]
+    with rt.engine.connect() as conn:
+        role, schools = conn.execute(
+            select(staff_users.c.synced_role, staff_users.c.role_school_clever_ids)
+        ).one()
+    assert (role, schools) == ("SCHOOL_ADMIN", ["5" * 24])

@@ -200,3 +200,20 @@ def test_a_row_without_a_source_hash_gets_one_without_counting_as_a_change(rt: R
     after = sources(rt)[f"{1:024x}"]
     assert after[0] == source_hashes("users:teacher", [teacher(1)], principals={}, rules=())[0]
     assert after[1] == before[1], "not a change of the row: updated_at stays"
+
+
+def test_a_term_sent_as_unchanged_keeps_its_row_beside_a_twin_with_a_new_id(rt: Runtime) -> None:
+    # Two live terms alike by name and dates: the one the ingest found unchanged is not churn.
+    term = {
+        "id": "1" * 24,
+        "district": DISTRICT,
+        "name": "S1",
+        "start_date": "2026-08-20",
+        "end_date": "2026-12-20",
+    }
+    first = start_run(rt)
+    apply(rt, first, "k1", [term], resource="terms")
+    second = start_run(rt)
+    apply(rt, second, "k2", [{**term, "id": "2" * 24}], resource="terms", unchanged_ids=["1" * 24])
+    with rt.engine.connect() as conn:
+        assert sorted(conn.execute(select(terms.c.clever_id)).scalars()) == ["1" * 24, "2" * 24]

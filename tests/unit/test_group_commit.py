@@ -3,6 +3,7 @@ and an interrupted leader hands over instead of leaving anyone waiting."""
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +133,7 @@ def test_a_leader_whose_item_is_done_hands_the_lead_on() -> None:
     group = GroupCommit(apply)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="w") as pool:
         first = pool.submit(group.submit, 0)
-        while not group._leading:
+        while group._leader is None:
             threading.Event().wait(0.01)
         later = [pool.submit(group.submit, n) for n in (1, 2)]
         while len(group._waiting) < 2:
@@ -140,3 +141,44 @@ def test_a_leader_whose_item_is_done_hands_the_lead_on() -> None:
         release.set()
         assert first.result(10) == 0 and [f.result(10) for f in later] == [1, 2]
     assert len(leaders) == 2 and leaders[0] != leaders[1]
+
+
+def test_a_thread_interrupted_while_waiting_leaves_without_stalling_the_others() -> None:
+    started, release = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        calls.append(list(batch))
+        if batch == [0]:
+            started.set()
+            assert release.wait(10)
+        return list(batch)
+
+    group = GroupCommit(apply)
+    outcomes: dict[int, object] = {}
+
+    def submit(n: int) -> None:
+        try:
+            outcomes[n] = group.submit(n)
+        except Interrupted:
+            outcomes[n] = "interrupted"
+
+    leader = threading.Thread(target=submit, args=(0,))
+    leader.start()
+    assert started.wait(10)
+    follower = threading.Thread(target=submit, args=(1,))
+    follower.start()
+    while len(group._waiting) < 1:
+        threading.Event().wait(0.01)
+    # What Dramatiq's time limit does: an exception raised in the thread when it next runs,
+    # here as it wakes to take over the lead.
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(follower.ident or 0), ctypes.py_object(Interrupted)
+    )
+    release.set()
+    for thread in (leader, follower):
+        thread.join(10)
+        assert not thread.is_alive()
+    assert outcomes == {0: 0, 1: "interrupted"}
+    assert group.submit(2) == 2, "nobody is left holding the lead"
+    assert calls == [[0], [2]]
