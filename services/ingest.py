@@ -35,7 +35,7 @@ from services.mapping_for_apply import role_rules, source_hashes
 from services.resources import FULL_SYNC_ORDER, Resource, earlier_user_roles
 from storage import connections, runs
 from storage.tables import SYNCED_TABLES
-from storage.upserts import unchanged_sources
+from storage.upserts import has_rows, unchanged_sources
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +120,7 @@ class Crawl:
         self.generation = generation
         self.lane: str | None = (district["options"] or {}).get("lane")
         self.rules = role_rules(district["options"] or {})
+        self.has_rows: dict[str, bool] = {}  # per table, whether the district has rows to compare
         self.position: str | None = run["source_position"]
         self.checkpoint: dict[str, Any] = dict(run["checkpoint"] or {})
         self.fetched: dict[str, int] = dict(run["fetched"] or {})
@@ -211,12 +212,18 @@ class Crawl:
     ) -> set[str]:
         """Ids of the objects that are exactly what their stored row was mapped from: only their
         ids travel on, so a sync of an unchanged district maps and sends almost nothing."""
+        table = SYNCED_TABLES[resource.entity_type.value]
+        if table.name not in self.has_rows:  # a first sync has nothing to compare with
+            with self.rt.engine.connect() as conn:
+                self.has_rows[table.name] = has_rows(conn, table, self.district_id)
+        if not self.has_rows[table.name]:
+            return set()
         hashes = source_hashes(resource.key, items, principals=principals, rules=self.rules)
         by_id = {item["id"]: digest for item, digest in zip(items, hashes, strict=True) if _has_id(item)}
         if not by_id:
             return set()
         with self.rt.engine.connect() as conn:
-            return unchanged_sources(conn, SYNCED_TABLES[resource.entity_type.value], self.district_id, by_id)
+            return unchanged_sources(conn, table, self.district_id, by_id)
 
     def save(self, **checkpoint: Any) -> None:
         self.checkpoint.update(checkpoint)

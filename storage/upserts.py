@@ -94,6 +94,11 @@ def upsert_entities(
     return upsert_versions(conn, table, district_id, versions)
 
 
+def has_rows(conn: Connection, table: Table, district_id: str) -> bool:
+    query = select(table.c.id).where(table.c.district_id == district_id).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def unchanged_sources(
     conn: Connection, table: Table, district_id: str, hashes: Mapping[str, str]
 ) -> set[str]:
