@@ -33,6 +33,14 @@ def period_labels_by_school(
     return labels
 
 
+def schedule_hashes(conn: Connection, district_id: str, source: str) -> dict[str, str | None]:
+    """School id → content hash of the district's stored schedules from one source."""
+    query = select(bell_schedules.c.school_clever_id, bell_schedules.c.content_hash).where(
+        bell_schedules.c.district_id == district_id, bell_schedules.c.source == source
+    )
+    return {school: digest for school, digest in conn.execute(query)}
+
+
 def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) -> bool:
     """Write a schedule when its content changed; True when something was written."""
     digest = content_hash(schedule)
