@@ -198,7 +198,7 @@ def _refresh_source_hashes(
 
 @functools.cache
 def _same_source(table: Table) -> Any:
-    """Like `_stored_by_id`: one unique-index probe per id, whatever the statistics say."""
+    """The ids whose active row has the wanted source hash, one index probe per id."""
     # The pairs travel as one JSON object ({id: hash}): encoding two arrays of thousands of
     # strings costs the client more than the whole comparison costs PostgreSQL.
     wanted = (
@@ -206,19 +206,15 @@ def _same_source(table: Table) -> Any:
         .table_valued("key", "value")
         .render_derived(name="wanted")
     )
-    same = (
-        select(table.c.clever_id)
-        .where(
-            table.c.district_id == bindparam("district_id"),
-            table.c.clever_id == wanted.c.key,
-            table.c.source_hash == wanted.c.value,
-            table.c.active.is_(True),
-            table.c.deleted.is_(False),
-        )
-        .limit(1)
-        .lateral("same")
+    return _probe_each(
+        wanted,
+        wanted.c.key,
+        table,
+        (table.c.clever_id,),
+        table.c.source_hash == wanted.c.value,
+        table.c.active.is_(True),
+        table.c.deleted.is_(False),
     )
-    return select(same.c.clever_id).select_from(wanted).join(same, true())
 
 
 def _change(stored: Any, digest: str, position: str, deleted: bool) -> Change:
@@ -278,25 +274,30 @@ def _compared_columns(table: Table) -> tuple[Any, ...]:
 
 @functools.cache
 def _stored_by_id(table: Table) -> Any:
-    """One unique-index probe per wanted id, whatever the planner believes about the table.
+    wanted = (
+        func.unnest(bindparam("ids", type_=ARRAY(Text)))
+        .table_valued("clever_id")
+        .render_derived(name="wanted")
+    )
+    return _probe_each(wanted, wanted.c.clever_id, table, _compared_columns(table))
+
+
+def _probe_each(wanted: Any, clever_id: Any, table: Table, columns: Sequence[Any], *conditions: Any) -> Any:
+    """For each row of `wanted`, the district's row with that `clever_id`, through one
+    unique-index probe per id whatever the planner believes about the table.
 
     `clever_id = ANY(:ids)` leaves the plan to the statistics, and while a first sync fills the
     table they say it is nearly empty: the planner then filters every row of the district
     against the whole array, page after page. A LATERAL subquery with LIMIT is never flattened
     into a join, so each id is looked up through (district_id, clever_id).
     """
-    wanted = (
-        func.unnest(bindparam("ids", type_=ARRAY(Text)))
-        .table_valued("clever_id")
-        .render_derived(name="wanted")
-    )
-    stored = (
-        select(*_compared_columns(table))
-        .where(table.c.district_id == bindparam("district_id"), table.c.clever_id == wanted.c.clever_id)
+    found = (
+        select(*columns)
+        .where(table.c.district_id == bindparam("district_id"), table.c.clever_id == clever_id, *conditions)
         .limit(1)
-        .lateral("stored")
+        .lateral("found")
     )
-    return select(stored).select_from(wanted).join(stored, true())
+    return select(found).select_from(wanted).join(found, true())
 
 
 @functools.cache

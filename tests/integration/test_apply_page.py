@@ -130,15 +130,18 @@ def test_sections_never_keep_students(rt: Runtime) -> None:
     assert "a" * 24 not in str(row._mapping)
 
 
+TERM = {
+    "id": "1" * 24,
+    "district": DISTRICT,
+    "name": "S1",
+    "start_date": "2026-08-20",
+    "end_date": "2026-12-20",
+}
+
+
 def test_a_term_whose_id_churned_updates_in_place(rt: Runtime) -> None:
     first, second = start_run(rt), None
-    term = {
-        "id": "1" * 24,
-        "district": DISTRICT,
-        "name": "S1",
-        "start_date": "2026-08-20",
-        "end_date": "2026-12-20",
-    }
+    term = TERM
     apply(rt, first, "k1", [term], resource="terms")
     with rt.engine.begin() as conn:
         runs.finish_run(conn, first, "succeeded")
@@ -204,13 +207,7 @@ def test_a_row_without_a_source_hash_gets_one_without_counting_as_a_change(rt: R
 
 def test_a_term_sent_as_unchanged_keeps_its_row_beside_a_twin_with_a_new_id(rt: Runtime) -> None:
     # Two live terms alike by name and dates: the one the ingest found unchanged is not churn.
-    term = {
-        "id": "1" * 24,
-        "district": DISTRICT,
-        "name": "S1",
-        "start_date": "2026-08-20",
-        "end_date": "2026-12-20",
-    }
+    term = TERM
     first = start_run(rt)
     apply(rt, first, "k1", [term], resource="terms")
     second = start_run(rt)
