@@ -27,6 +27,8 @@ def apply_page(
     items: Sequence[Mapping[str, Any]],
     principals: Mapping[str, Sequence[str]],
     unchanged_ids: Sequence[str] = (),
+    crawl_token: int | None = None,
+    page_rank: int | None = None,
 ) -> None:
     rt = runtime()
     try:
@@ -41,6 +43,8 @@ def apply_page(
             items=items,
             principals=principals,
             unchanged_ids=unchanged_ids,
+            crawl_token=crawl_token,
+            page_rank=page_rank,
         )
     except InvalidPage as exc:
         # Nothing of the page was written; the message is dead-lettered and the run fails with why.

@@ -12,7 +12,7 @@ from clever_client.errors import CleverError, CleverUnavailable, NeedsReauth
 from messaging import queues
 from rostersync.runtime import runtime
 from services import ingest
-from services.run_failures import fail_run
+from services.run_failures import fail_run, gave_up
 from services.sync_requests import SyncRefused
 from services.sync_requests import request_sync as request_sync_service
 
@@ -52,4 +52,6 @@ def ingest_run(*, district_id: str, run_id: str, generation: int) -> None:
 def sync_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     kwargs = message.get("kwargs") or {}
     if "run_id" in kwargs:
-        fail_run(runtime(), kwargs["run_id"], f"gave up after {retry_info.get('retries')} retries")
+        # The cause in words travels in the options (messaging.retry_policy), not only a traceback.
+        cause = (message.get("options") or {}).get("failure_cause")
+        fail_run(runtime(), kwargs["run_id"], gave_up(int(retry_info.get("retries") or 0), cause))

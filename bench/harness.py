@@ -17,11 +17,14 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, RowMapping, select
 
+from gateway.identity import IdentityKeyring, issue_assertion
+from rostersync.settings import Settings
 from simulator.testing import SimulatorHandle, free_port
 from storage.tables import sync_runs
 
 ADMIN_TOKEN = "bench-admin-token"
 WEBHOOK_SECRET = "bench-webhook-secret"
+IDENTITY_KEY = "bench:bench-identity-secret-0123456789abcdef"  # signs the benchmark admin's sign-in
 MAIN_QUEUES = ("connect", "ingest", "reconcile")
 ENDED = ("succeeded", "failed", "held", "discarded", "cancelled")
 
@@ -86,6 +89,7 @@ class Deployment:
             "ENCRYPTION_KEYS": f"bench:{Fernet.generate_key().decode()}",
             "ADMIN_TOKENS": ADMIN_TOKEN,
             "WEBHOOK_SECRETS": WEBHOOK_SECRET,
+            "IDENTITY_KEYS": IDENTITY_KEY,
             "PAGE_LIMIT": str(self.page_limit),
             "APPLY_CHUNK_SIZE": str(self.apply_chunk_size),
             "LOG_FORMAT": "json",
@@ -140,9 +144,13 @@ class Deployment:
             return False
 
     def connect(self) -> httpx.Response:
-        """What a district admin does: Connect, approve at Clever, land on the progress page."""
+        """What a district admin does: sign in from VenueOS, Connect, approve at Clever, land on
+        the progress page."""
+        keyring = IdentityKeyring.from_settings(Settings(identity_keys=(IDENTITY_KEY,)))
+        assertion = issue_assertion(keyring, sub="bench-admin", tenant="bench", role="district_admin")
         with httpx.Client(timeout=60, follow_redirects=True) as browser:
-            response = browser.get(f"{self.gateway_url}/oauth/clever/start")
+            params = {"assertion": assertion, "next": "/oauth/clever/start"}
+            response = browser.get(f"{self.gateway_url}/session", params=params)
         response.raise_for_status()
         return response
 

@@ -15,6 +15,22 @@ from clever_client.errors import CleverError
 from clever_client.http import DEFAULT_TIMEOUT, HttpPolicy, RetryPolicy, json_object
 from clever_client.pagination import next_link, resolve
 
+# Least data: who approved (/me), staff of every kind, and sections. No student or contact scope
+# (``read:students*``, ``read:student_contacts``): rostersync never reads either.
+SCOPES: tuple[str, ...] = (
+    "read:user_id",
+    "read:district_admins_basic",
+    "read:school_admins_basic",
+    "read:teachers_basic",
+    "read:sections",
+)
+PRIVATE_SCOPE_PREFIXES: tuple[str, ...] = ("read:students", "read:student_contacts", "read:contacts")
+
+
+def private_scopes(scopes: tuple[str, ...] | list[str]) -> list[str]:
+    """Scopes a district granted beyond what we asked for that reach student or contact data."""
+    return [s for s in scopes if s.startswith(PRIVATE_SCOPE_PREFIXES)]
+
 
 @dataclass(frozen=True)
 class MeInfo:
@@ -157,7 +173,13 @@ def authorize_url(
     oauth_base: str, client_id: str, redirect_uri: str, state: str, district_id: str | None = None
 ) -> str:
     """Where to send a district admin to approve the app (no request is made here)."""
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state}
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "scope": " ".join(SCOPES),
+    }
     if district_id is not None:
         query["district_id"] = district_id  # skips Clever's district picker
     return f"{oauth_base.rstrip('/')}/oauth/authorize?{urlencode(query)}"

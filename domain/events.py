@@ -78,6 +78,9 @@ def parse_event(raw: Any) -> CleverEvent:
     if not is_position(event_id):
         # The id is the event's place in the order of changes; anything else would sort wrongly.
         raise InvalidEvent(f"event id {event_id!r} is not a 24-hex Clever id")
+    # One spelling per id: it is the idempotency key and the position, and "ABC" must not be
+    # applied again as "abc".
+    event_id = event_id.lower()
     event_type = text(raw.get("type"))
     if event_type is None:
         raise InvalidEvent(f"event {event_id} has no type")

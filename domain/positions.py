@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 _POSITION = re.compile(r"^[0-9a-f]{24}$")
 _MAX_SECONDS = 0xFFFFFFFF
+# How far ahead of this machine's clock a position may be (CLOCK_SKEW_SECONDS overrides it).
+DEFAULT_CLOCK_SKEW_SECONDS = 300.0
 
 
 def is_position(value: object) -> bool:
@@ -45,6 +47,21 @@ def position_from_time(dt: datetime) -> str:
 def position_time(position: str) -> datetime:
     """The UTC second a position (real or synthetic) was made in."""
     return datetime.fromtimestamp(int(normalize_position(position)[:8], 16), tz=UTC)
+
+
+def future_bound(now: datetime, skew_seconds: float) -> str:
+    """The newest position that is not from the future: every id made up to ``now`` plus the
+    allowed clock skew sorts at or before it, any later one after it."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("future_bound needs a timezone-aware datetime")
+    seconds = min(max(int((now.timestamp() + skew_seconds) // 1), 0), _MAX_SECONDS)
+    return f"{seconds:08x}" + "f" * 16
+
+
+def is_from_future(position: str, now: datetime, skew_seconds: float) -> bool:
+    """True when ``position`` was made more than ``skew_seconds`` after ``now``: a clock that
+    ran ahead, or a forged id. Such a position must never order anything."""
+    return normalize_position(position) > future_bound(now, skew_seconds)
 
 
 def is_newer_or_same(incoming: str | None, stored: str | None) -> bool:

@@ -11,10 +11,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import inputs
-from gateway.admin_auth import admin_actor, require_admin
+from gateway.admin_audit import record_action
+from gateway.admin_auth import admin_actor, principal, require_admin, require_operator
+from gateway.admin_scope import district_for, reachable_districts
 from gateway.district_options import InvalidOptions, merged_options, parse_changes
-from gateway.errors import ApiError, invalid, not_found, unavailable
-from gateway.inputs import read_json, read_json_object
+from gateway.errors import ApiError, invalid, unavailable
+from gateway.identity import Principal
+from gateway.inputs import read_json_object, read_optional_json_object
 from gateway.publishing import PUBLISH_ERRORS
 from gateway.serializers import district_json, run_json
 from rostersync.runtime import Runtime
@@ -30,11 +33,12 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def list_all(request: Request) -> Response:
-        return JSONResponse({"districts": await run_in_threadpool(_list_districts, rt)})
+        return JSONResponse({"districts": await run_in_threadpool(_list_districts, rt, principal(request))})
 
     @admin
     async def detail(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(district_detail, rt, request.path_params["district_id"]))
+        district_id = request.path_params["district_id"]
+        return JSONResponse(await run_in_threadpool(district_detail, rt, district_id, principal(request)))
 
     @admin
     async def patch(request: Request) -> Response:
@@ -47,9 +51,9 @@ def routes(rt: Runtime) -> list[Route]:
 
         def save() -> dict[str, Any]:
             with rt.engine.begin() as conn:
-                district = connections.get_district(conn, district_id, for_update=True)
-                if district is None:
-                    raise not_found("district")
+                district = district_for(principal(request), conn, district_id, for_update=True)
+                if "lane" in changes.options:
+                    require_operator(request)  # lanes are worker pools: operators' business
                 values: dict[str, Any] = {"options": merged_options(district["options"], changes)}
                 if changes.timezone is not None:
                     values["timezone"] = changes.timezone
@@ -62,7 +66,7 @@ def routes(rt: Runtime) -> list[Route]:
                     subject=district_id,
                     details={"changed": sorted(body)},
                 )
-            return district_detail(rt, district_id)
+            return district_detail(rt, district_id, principal(request))
 
         result = await run_in_threadpool(save)
         log.info("admin.district_updated", district_id=district_id, changed=sorted(body))
@@ -76,8 +80,7 @@ def routes(rt: Runtime) -> list[Route]:
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                if connections.get_district(conn, district_id) is None:
-                    raise not_found("district")
+                district_for(principal(request), conn, district_id)
                 rows = runs.list_runs(conn, district_id, limit=limit, offset=offset)
                 total = read_models.count_runs(conn, district_id)
             return {"runs": [run_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
@@ -86,14 +89,14 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def sync(request: Request) -> Response:
-        body = await read_json(request, body_limit, required=False) or {}
-        if not isinstance(body, dict) or set(body) - {"kind"}:
+        body = await read_optional_json_object(request, body_limit)
+        if set(body) - {"kind"}:
             raise invalid('the body must be {"kind": "full" | "reconcile"} or empty')
         kind = body.get("kind", "full")
         if kind not in ("full", "reconcile"):
             raise invalid('kind must be "full" or "reconcile"')
         district_id = request.path_params["district_id"]
-        await run_in_threadpool(district_detail, rt, district_id)  # 404 before anything else
+        await run_in_threadpool(district_detail, rt, district_id, principal(request))  # 404 first
         try:
             ticket = await run_in_threadpool(
                 lambda: request_sync(rt, district_id, kind=kind, requested_by=admin_actor(request))
@@ -103,6 +106,15 @@ def routes(rt: Runtime) -> list[Route]:
         except PUBLISH_ERRORS as exc:
             log.warning("admin.sync_publish_failed", district_id=district_id, error_type=type(exc).__name__)
             raise unavailable("message broker unavailable; retry later") from None
+        await run_in_threadpool(
+            record_action,
+            rt,
+            district_id=district_id,
+            actor=admin_actor(request),
+            action="sync.requested",
+            subject=ticket.run_id,
+            details={"kind": kind, "created": ticket.created},
+        )
         log.info(
             "admin.sync_requested", district_id=district_id, run_id=ticket.run_id, created=ticket.created
         )
@@ -117,14 +129,13 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-def _list_districts(rt: Runtime) -> list[dict[str, Any]]:
+def _list_districts(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
     with rt.engine.connect() as conn:
-        return [district_json(d, runs.latest_run(conn, d["id"])) for d in connections.list_districts(conn)]
+        return [district_json(d, runs.latest_run(conn, d["id"])) for d in reachable_districts(who, conn)]
 
 
-def district_detail(rt: Runtime, district_id: str) -> dict[str, Any]:
+def district_detail(rt: Runtime, district_id: str, who: Principal) -> dict[str, Any]:
+    """The district as the API shows it; 404 when `who` may not reach it."""
     with rt.engine.connect() as conn:
-        district = connections.get_district(conn, district_id)
-        if district is None:
-            raise not_found("district")
+        district = district_for(who, conn, district_id)
         return district_json(district, runs.latest_run(conn, district_id))

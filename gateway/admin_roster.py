@@ -14,12 +14,15 @@ from starlette.routing import Route
 
 from domain.entities import Role
 from gateway import inputs
-from gateway.admin_auth import admin_actor, require_admin
+from gateway.admin_auth import principal, require_admin
+from gateway.admin_scope import district_condition, district_for
 from gateway.errors import ApiError, invalid, not_found
+from gateway.identity import Principal
 from gateway.inputs import read_json_object
 from gateway.serializers import Record, classroom_json, school_json, staff_json, term_json
 from rostersync.runtime import Runtime
-from storage import connections, read_models
+from storage import read_models
+from storage.tables import staff_users
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +45,7 @@ def routes(rt: Runtime) -> list[Route]:
 
             def load() -> dict[str, Any]:
                 with rt.engine.connect() as conn:
-                    if connections.get_district(conn, page.district_id) is None:
-                        raise not_found("district")
+                    district_for(principal(request), conn, page.district_id)
                     rows, cursor = read_models.entity_page(
                         conn,
                         name,
@@ -70,14 +72,14 @@ def routes(rt: Runtime) -> list[Route]:
         role = Role(raw) if raw is not None else None
         clever_id = request.path_params["clever_id"]
         district_id = request.query_params.get("district_id") or None
-        actor = admin_actor(request)
-        result = await run_in_threadpool(_set_override, rt, clever_id, district_id, role, actor)
+        who = principal(request)
+        result = await run_in_threadpool(set_role_override, rt, clever_id, district_id, role, who)
         log.info(
             "admin.role_override",
             district_id=result["district_id"],
             staff_id=clever_id,
             role=role.value if role else None,
-            by=actor,
+            **who.log_fields(),
         )
         return JSONResponse(result["staff"])
 
@@ -90,12 +92,15 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-def _set_override(
-    rt: Runtime, clever_id: str, district_id: str | None, role: Role | None, actor: str
+def set_role_override(
+    rt: Runtime, clever_id: str, district_id: str | None, role: Role | None, who: Principal
 ) -> dict[str, Any]:
     """Write only the override columns and an audit row, in one transaction."""
+    actor = who.actor
     with rt.engine.begin() as conn:
-        rows = read_models.staff_by_clever_id(conn, clever_id, district_id)
+        # Only staff of districts this principal reaches: another tenant's is not found.
+        scope = district_condition(who, staff_users.c.district_id)
+        rows = read_models.staff_by_clever_id(conn, clever_id, district_id, scope=scope)
         if not rows:
             raise not_found("staff member")
         if len(rows) > 1:

@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.admin_auth import admin_actor, require_admin
+from gateway.admin_auth import admin_actor, principal, require_admin
+from gateway.admin_scope import run_for
 from gateway.errors import ApiError, not_found
+from gateway.identity import Principal
 from gateway.serializers import run_json
 from rostersync.runtime import Runtime
 from services.finish_run import resolve_held_run
-from storage import runs
 
 log = structlog.get_logger(__name__)
 
@@ -25,11 +26,14 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def detail(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(_run, rt, request.path_params["run_id"]))
+        return JSONResponse(
+            await run_in_threadpool(_run, rt, request.path_params["run_id"], principal(request))
+        )
 
     async def resolve(request: Request, *, approve: bool) -> Response:
         run_id = request.path_params["run_id"]
         actor = admin_actor(request)
+        await run_in_threadpool(_run, rt, run_id, principal(request))  # another tenant's run: 404
         try:
             status = await run_in_threadpool(
                 lambda: resolve_held_run(rt, run_id, approve=approve, actor=actor)
@@ -38,8 +42,8 @@ def routes(rt: Runtime) -> list[Route]:
             raise not_found("run") from None
         except ValueError as exc:
             raise ApiError(409, str(exc)) from None
-        log.info("admin.held_run_resolved", run_id=run_id, status=status, by=actor)
-        return JSONResponse(await run_in_threadpool(_run, rt, run_id))
+        log.info("admin.held_run_resolved", run_id=run_id, status=status, **principal(request).log_fields())
+        return JSONResponse(await run_in_threadpool(_run, rt, run_id, principal(request)))
 
     @admin
     async def approve(request: Request) -> Response:
@@ -56,9 +60,6 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-def _run(rt: Runtime, run_id: str) -> dict[str, Any]:
+def _run(rt: Runtime, run_id: str, who: Principal) -> dict[str, Any]:
     with rt.engine.connect() as conn:
-        run = runs.get_run(conn, run_id)
-    if run is None:
-        raise not_found("run")
-    return run_json(run)
+        return run_json(run_for(who, conn, run_id))

@@ -14,12 +14,14 @@ from starlette.routing import Route
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
 from gateway import inputs
-from gateway.admin_auth import admin_actor, require_admin
+from gateway.admin_auth import principal, require_admin
+from gateway.admin_scope import district_for
 from gateway.errors import invalid, not_found
+from gateway.identity import Principal
 from gateway.inputs import read_json_object
 from gateway.serializers import schedule_json
 from rostersync.runtime import Runtime
-from storage import connections, read_models
+from storage import read_models
 from storage.manual_schedules import delete_manual_schedule
 from storage.schedules import save_schedule
 
@@ -60,7 +62,7 @@ def routes(rt: Runtime) -> list[Route]:
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                _require_district(conn, page.district_id)
+                district_for(principal(request), conn, page.district_id)
                 schools, cursor = read_models.entity_page(
                     conn,
                     "schools",
@@ -91,48 +93,21 @@ def routes(rt: Runtime) -> list[Route]:
         periods = parse_periods(await read_json_object(request, rt.settings.webhook_max_body_bytes))
         district_id, school_id = request.path_params["district_id"], request.path_params["school_id"]
         schedule = BellSchedule(school_id, ScheduleSource.MANUAL, periods)
-        actor = admin_actor(request)
-
-        def save() -> bool:
-            with rt.engine.begin() as conn:
-                _require_school(conn, district_id, school_id)
-                save_schedule(conn, district_id, schedule)
-                read_models.record_audit(
-                    conn,
-                    district_id=district_id,
-                    actor=actor,
-                    action="bell_schedule.manual_saved",
-                    subject=school_id,
-                    details={"periods": len(periods)},
-                )
-                stored = read_models.schedules_for_schools(conn, district_id, [school_id])
-            return (school_id, ScheduleSource.CLEVER.value) in stored
-
-        has_clever = await run_in_threadpool(save)
-        log.info("admin.bell_schedule_saved", district_id=district_id, school_id=school_id, by=actor)
+        who = principal(request)
+        has_clever = await run_in_threadpool(save_manual_schedule, rt, who, district_id, schedule)
+        log.info(
+            "admin.bell_schedule_saved", district_id=district_id, school_id=school_id, **who.log_fields()
+        )
         return JSONResponse(schedule_json(school_id, schedule, has_manual=True, has_clever=has_clever))
 
     @admin
     async def remove(request: Request) -> Response:
         district_id, school_id = request.path_params["district_id"], request.path_params["school_id"]
-        actor = admin_actor(request)
-
-        def drop() -> None:
-            with rt.engine.begin() as conn:
-                _require_school(conn, district_id, school_id)
-                if not delete_manual_schedule(conn, district_id, school_id):
-                    raise not_found("manual bell schedule")
-                read_models.record_audit(
-                    conn,
-                    district_id=district_id,
-                    actor=actor,
-                    action="bell_schedule.manual_deleted",
-                    subject=school_id,
-                    details={},
-                )
-
-        await run_in_threadpool(drop)
-        log.info("admin.bell_schedule_deleted", district_id=district_id, school_id=school_id, by=actor)
+        who = principal(request)
+        await run_in_threadpool(drop_manual_schedule, rt, who, district_id, school_id)
+        log.info(
+            "admin.bell_schedule_deleted", district_id=district_id, school_id=school_id, **who.log_fields()
+        )
         return Response(status_code=204)
 
     path = "/v1/districts/{district_id}/schools/{school_id}/bell-schedule"
@@ -143,12 +118,41 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-def _require_district(conn: Any, district_id: str) -> None:
-    if connections.get_district(conn, district_id) is None:
-        raise not_found("district")
+def save_manual_schedule(rt: Runtime, who: Principal, district_id: str, schedule: BellSchedule) -> bool:
+    """Save a manual schedule with its audit row; True when a Clever one exists (it stays, unused)."""
+    school_id = schedule.school_clever_id
+    with rt.engine.begin() as conn:
+        _require_school(who, conn, district_id, school_id)
+        save_schedule(conn, district_id, schedule)
+        read_models.record_audit(
+            conn,
+            district_id=district_id,
+            actor=who.actor,
+            action="bell_schedule.manual_saved",
+            subject=school_id,
+            details={"periods": len(schedule.periods)},
+        )
+        stored = read_models.schedules_for_schools(conn, district_id, [school_id])
+    return (school_id, ScheduleSource.CLEVER.value) in stored
 
 
-def _require_school(conn: Any, district_id: str, school_id: str) -> None:
-    _require_district(conn, district_id)
+def drop_manual_schedule(rt: Runtime, who: Principal, district_id: str, school_id: str) -> None:
+    """Remove a school's manual schedule (the Clever one, if any, is in force again); 404 if none."""
+    with rt.engine.begin() as conn:
+        _require_school(who, conn, district_id, school_id)
+        if not delete_manual_schedule(conn, district_id, school_id):
+            raise not_found("manual bell schedule")
+        read_models.record_audit(
+            conn,
+            district_id=district_id,
+            actor=who.actor,
+            action="bell_schedule.manual_deleted",
+            subject=school_id,
+            details={},
+        )
+
+
+def _require_school(who: Principal, conn: Any, district_id: str, school_id: str) -> None:
+    district_for(who, conn, district_id)
     if not read_models.school_exists(conn, district_id, school_id):
         raise not_found("school")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,6 +53,22 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     reason = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
     return error_response(exc.status_code, reason, exc.headers)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A database that is down, restarting, unreachable or out of connections, as opposed to a
+    query that is wrong: waiting helps the first, never the second."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """503 + Retry-After while the database is away; other database errors stay 500s."""
+    if not is_database_unavailable(exc):
+        return await unexpected_error_handler(request, exc)
+    log.warning("gateway.database_unavailable", path=request.url.path, error_type=type(exc).__name__)
+    return error_response(503, "database unavailable; retry later", {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

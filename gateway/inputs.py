@@ -1,9 +1,9 @@
-"""What a request carries in: bodies with a size cap (enforced before the whole body is in memory)
-and validated query-string parameters (422 with the reason)."""
+"""What a request carries in: bodies with a size cap (enforced before the whole body is in memory),
+JSON within bounds (`json_limits`) and validated query-string parameters (422 with the reason).
+Integers are ASCII digits only: `"²".isdigit()` is True, and `int("²")` raises."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,8 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from gateway.errors import ApiError, invalid
+from gateway.json_limits import ascii_integer
+from gateway.json_limits import decode_json as decode_json
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -24,9 +26,10 @@ async def read_capped(request: Request, limit: int) -> bytes:
     """The raw body, or 413 as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        length = ascii_integer(declared.strip(), max_digits=18)
+        if length is None:
             raise ApiError(400, "invalid Content-Length")
-        if int(declared) > limit:
+        if length > limit:
             raise ApiError(413, f"body larger than {limit} bytes")
     # Content-Length may be absent (chunked) or wrong: count while streaming as well.
     chunks: list[bytes] = []
@@ -37,13 +40,6 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise ApiError(413, f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def decode_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "malformed JSON") from None
 
 
 async def read_json(request: Request, limit: int, *, required: bool = True) -> Any:
@@ -66,6 +62,20 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
+async def read_optional_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """An object, or {} for an empty body only: `[]`, `null`, `0`, `false` and `""` are 422."""
+    content_type = request.headers.get("content-type")
+    raw = await read_capped(request, limit)
+    if not raw.strip():
+        return {}
+    if content_type is not None and not is_json_content_type(content_type):
+        raise ApiError(415, "Content-Type must be application/json")
+    body = decode_json(raw)
+    if not isinstance(body, dict):
+        raise ApiError(422, "the body must be a JSON object")
+    return body
+
+
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -74,18 +84,20 @@ def query_limit(params: QueryParams, default: int = DEFAULT_LIMIT) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    value = ascii_integer(raw, max_digits=3)
+    if value is None or not 1 <= value <= MAX_LIMIT:
         raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return value
 
 
 def query_offset(params: QueryParams) -> int:
     raw = params.get("offset")
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 12:
-        raise invalid("offset must be a non-negative integer")
-    return int(raw)
+    value = ascii_integer(raw, max_digits=12)
+    if value is None:
+        raise invalid("offset must be a non-negative integer of at most 12 digits")
+    return value
 
 
 def query_after(params: QueryParams) -> int | None:
@@ -93,9 +105,10 @@ def query_after(params: QueryParams) -> int | None:
     raw = params.get("after")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    value = ascii_integer(raw, max_digits=18)
+    if value is None:
         raise invalid("after must be a cursor from a previous page's next")
-    return int(raw)
+    return value
 
 
 def query_flag(params: QueryParams, name: str) -> bool:

@@ -2,44 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 import pika
 import structlog
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
+from sqlalchemy import Engine
 
 from messaging import queues
 from messaging.encoder import OrjsonEncoder
+from messaging.failure_record import FailureRecord
 from messaging.log_context import LogContext
+from messaging.rabbitmq import QueueTypedRabbitmqBroker
+from messaging.retry_policy import RetryPolicy
 
 log = structlog.get_logger(__name__)
 
 # Retries stay well under RabbitMQ's 30-minute consumer_timeout, because Dramatiq holds delayed
-# messages unacknowledged until they are due.
+# messages unacknowledged until they are due (infrastructure errors: see messaging.retry_policy).
 MAX_RETRIES = 8
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 10 * 60 * 1000
 TIME_LIMIT_MS = 30 * 60 * 1000
+DEFAULT_RETRY_INFRA_HOURS = 24.0
 
 
-def _middleware() -> list[dramatiq.Middleware]:
+def _middleware(retry_infra_hours: float, engine: Callable[[], Engine] | None) -> list[dramatiq.Middleware]:
     return [
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
+        # Before RetryPolicy, so that its after-hook runs after RetryPolicy's decision.
+        FailureRecord(engine) if engine is not None else FailureRecord(),
+        RetryPolicy(
+            infra_budget_ms=int(retry_infra_hours * 3_600_000),
+            max_retries=MAX_RETRIES,
+            min_backoff=MIN_BACKOFF_MS,
+            max_backoff=MAX_BACKOFF_MS,
+        ),
         LogContext(),
     ]
 
@@ -62,17 +73,26 @@ def connection_parameters(broker_url: str, *, attempts: int = 3) -> dict[str, An
     }
 
 
-def make_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dramatiq.Broker:
-    """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503."""
+def make_broker(
+    broker_url: str | None,
+    *,
+    connection_attempts: int = 3,
+    retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
+    failure_engine: Callable[[], Engine] | None = None,
+) -> dramatiq.Broker:
+    """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503.
+    Failed messages are recorded through `failure_engine` (default: the process's runtime)."""
     dramatiq.set_encoder(OrjsonEncoder())
+    middleware = _middleware(retry_infra_hours, failure_engine)
     if broker_url is None:
-        broker: dramatiq.Broker = StubBroker(middleware=_middleware(), fail_fast_default=False)
+        broker: dramatiq.Broker = StubBroker(middleware=middleware, fail_fast_default=False)
     else:
         # An explicit RabbitmqBroker gets none of get_broker()'s connection defaults; without
         # blocked_connection_timeout a publisher blocked by a RabbitMQ alarm would wait forever.
-        broker = RabbitmqBroker(
+        broker = QueueTypedRabbitmqBroker(
+            queue_type=queues.queue_type(),
             confirm_delivery=True,
-            middleware=_middleware(),
+            middleware=middleware,
             parameters=[connection_parameters(broker_url, attempts=connection_attempts)],
         )
     for lane in queues.dedicated_lanes():
@@ -81,8 +101,15 @@ def make_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dram
     return broker
 
 
-def install_broker(broker_url: str | None, *, connection_attempts: int = 3) -> dramatiq.Broker:
+def install_broker(
+    broker_url: str | None,
+    *,
+    connection_attempts: int = 3,
+    retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
+) -> dramatiq.Broker:
     """Create the process's broker and make it Dramatiq's global one (before actors load)."""
-    broker = make_broker(broker_url, connection_attempts=connection_attempts)
+    broker = make_broker(
+        broker_url, connection_attempts=connection_attempts, retry_infra_hours=retry_infra_hours
+    )
     dramatiq.set_broker(broker)
     return broker

@@ -18,6 +18,10 @@ EVENTS = "events"
 RECONCILE = "reconcile"
 
 ALL = (CONNECT, INGEST, APPLY, EVENTS, RECONCILE)
+
+# QUEUE_TYPE: classic queues live on one node; quorum queues are replicated across a cluster.
+CLASSIC = "classic"
+QUORUM = "quorum"
 LANED = (INGEST, APPLY)
 
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -25,6 +29,14 @@ _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 def prefix() -> str:
     return os.environ.get("QUEUE_PREFIX", "")
+
+
+def queue_type() -> str:
+    """The RabbitMQ queue type every queue is declared with (QUEUE_TYPE, default classic)."""
+    value = os.environ.get("QUEUE_TYPE", "").strip().lower() or CLASSIC
+    if value not in (CLASSIC, QUORUM):
+        raise ValueError(f"QUEUE_TYPE must be {CLASSIC} or {QUORUM}, not {value!r}")
+    return value
 
 
 def queue_name(kind: str, lane: str | None = None) -> str:

@@ -17,6 +17,10 @@ def ensure_broker(*, connection_attempts: int = 3) -> dramatiq.Broker:
     rt = runtime()
     if rt.broker is None:
         configure_logging(rt.settings.log_format, rt.settings.log_level)
-        rt.broker = install_broker(rt.settings.broker_url, connection_attempts=connection_attempts)
+        rt.broker = install_broker(
+            rt.settings.broker_url,
+            connection_attempts=connection_attempts,
+            retry_infra_hours=rt.settings.retry_infra_hours,
+        )
         log.info("rostersync.backends", **rt.settings.describe_backends())
     return rt.broker

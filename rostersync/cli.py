@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="connect a simulated 10-school district and sync it")
     demo.add_argument("--schools", type=int, default=10)
     demo.add_argument("--latency-ms", type=int, default=0)
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the sync, print a signed-in link to the integrations page and serve it until interrupted",
+    )
 
     bench = sub.add_parser("bench", help="measure the pipeline against this machine's own limits")
     from bench.cli import add_arguments as add_bench_arguments
@@ -60,12 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("new", help="print a new key for ENCRYPTION_KEYS")
     keys_sub.add_parser("rotate", help="re-encrypt stored tokens with the first key of ENCRYPTION_KEYS")
+
+    failed = sub.add_parser("failed", help="list, replay or drop the messages that gave up")
+    from rostersync.failed_cli import add_arguments as add_failed_arguments
+
+    add_failed_arguments(failed)
+
+    assertion = sub.add_parser("assertion", help="print a signed identity assertion (demo sign-in)")
+    from rostersync.assertion_cli import add_arguments as add_assertion_arguments
+
+    add_assertion_arguments(assertion)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = getattr(commands, f"cmd_{args.command}")
+    # A subcommand may name its own handler (set_defaults); the others live in commands.py.
+    handler = getattr(args, "handler", None) or getattr(commands, f"cmd_{args.command}")
     return int(handler(args) or 0)
 
 

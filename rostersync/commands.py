@@ -61,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rostersync.logging import configure_logging
 
     configure_logging(os.environ["LOG_FORMAT"], os.environ["LOG_LEVEL"])
-    return run_demo(schools=args.schools, latency_ms=args.latency_ms)
+    return run_demo(schools=args.schools, latency_ms=args.latency_ms, serve=args.serve)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

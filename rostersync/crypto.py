@@ -57,7 +57,12 @@ class Keyring:
         key_id, _, token = stored.partition(":")
         fernet = self._keys.get(key_id)
         if fernet is None:
-            raise KeyringError(f"no key {key_id!r} in ENCRYPTION_KEYS")
+            # Typically a process started with the key list from before `keys rotate`.
+            known = ", ".join(sorted(self._keys))
+            raise KeyringError(
+                f"no key {key_id!r} in ENCRYPTION_KEYS (this process has {known}; "
+                "restart it with the current ENCRYPTION_KEYS)"
+            )
         try:
             return fernet.decrypt(token.encode()).decode()
         except InvalidToken:

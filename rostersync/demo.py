@@ -4,6 +4,8 @@ by the real actors, on the embedded default or on PostgreSQL and RabbitMQ when c
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -11,11 +13,13 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import structlog
 from sqlalchemy import func, select
 
+from gateway.identity import IdentityKeyring, issue_assertion
 from rostersync.runtime import Runtime, set_runtime
 from rostersync.settings import Settings
 from simulator.testing import SimulatorHandle, free_port, start_simulator
@@ -25,7 +29,7 @@ from storage.tables import SYNCED_TABLES, districts, staff_users
 log = structlog.get_logger(__name__)
 
 
-def run_demo(*, schools: int, latency_ms: int) -> int:
+def run_demo(*, schools: int, latency_ms: int, serve: bool = False) -> int:
     print(f"Starting the Clever simulator with a {schools}-school district...", file=sys.stderr)
     sim = start_simulator(schools=schools, extra_args=["--latency-ms", str(latency_ms)])
     workers: subprocess.Popen[bytes] | None = None
@@ -38,6 +42,8 @@ def run_demo(*, schools: int, latency_ms: int) -> int:
             CLEVER_CLIENT_SECRET=sim.client_secret,
             PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         )
+        # The demo signs its own district admin in, as VenueOS would: a key of its own if none is set.
+        os.environ.setdefault("IDENTITY_KEYS", f"demo:{secrets.token_hex(32)}")
         rt = Runtime(Settings.from_env())
         set_runtime(rt)
         print(
@@ -53,19 +59,46 @@ def run_demo(*, schools: int, latency_ms: int) -> int:
         _serve_gateway_in_thread(rt, port)
         started = time.monotonic()
         since = runs.now()
-        page = httpx.get(f"http://127.0.0.1:{port}/oauth/clever/start", follow_redirects=True, timeout=30)
+        assertion = issue_assertion(
+            IdentityKeyring.from_settings(rt.settings), sub="demo-admin", tenant="demo", role="district_admin"
+        )
+        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+            page = browser.get(
+                f"http://127.0.0.1:{port}/session",
+                params={"assertion": assertion, "next": "/oauth/clever/start"},
+            )
         if page.status_code != 200:
             print(f"Connecting failed: {page.status_code} {page.text[:200]}", file=sys.stderr)
             return 1
         run = _follow_progress(rt, sim, since)
         elapsed = time.monotonic() - started
         _report(rt, sim, run, elapsed)
+        if serve:
+            _serve_until_interrupted(rt, port)
         return 0 if run["status"] == "succeeded" else 1
     finally:
         if workers is not None:
             workers.terminate()
             workers.wait(timeout=60)
         sim.stop()
+
+
+def _serve_until_interrupted(rt: Runtime, port: int) -> None:
+    """Print a link that signs the demo's district admin in, then keep serving until Ctrl-C or
+    SIGTERM (the simulator, gateway and workers stay up for the browser)."""
+    ring = IdentityKeyring.from_settings(rt.settings)
+    assertion = issue_assertion(ring, sub="demo-admin", tenant="demo", role="district_admin")
+    query = urlencode({"assertion": assertion, "next": "/integrations/clever"})
+    print("\nThe integrations page, signed in as the demo district's admin (the link works for an hour):")
+    print(f"  http://127.0.0.1:{port}/session?{query}")
+    print("Serving until interrupted (Ctrl-C).", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
 
 
 def _serve_gateway_in_thread(rt: Runtime, port: int) -> None:

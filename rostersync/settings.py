@@ -29,6 +29,10 @@ class Settings:
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+    identity_keys: tuple[str, ...] = field(default=(), repr=False)
+    identity_jwks_url: str = ""
+    session_secret: str = field(default="", repr=False)
+    session_ttl_seconds: float = 3600.0
     log_format: str = "auto"
     log_level: str = "INFO"
     events_poll_seconds: float = 180.0
@@ -40,6 +44,9 @@ class Settings:
     webhook_max_body_bytes: int = 1_048_576
     run_stalled_after_seconds: float = 900.0
     ingest_slice_seconds: float = 1200.0
+    rate_limit_handoff_seconds: float = 30.0
+    retry_infra_hours: float = 24.0
+    clock_skew_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +67,10 @@ class Settings:
             webhook_secrets=_split(env.get("WEBHOOK_SECRETS")),
             encryption_keys=_split(env.get("ENCRYPTION_KEYS")),
             admin_tokens=_split(env.get("ADMIN_TOKENS")),
+            identity_keys=_split(env.get("IDENTITY_KEYS")),
+            identity_jwks_url=text("IDENTITY_JWKS_URL", ""),
+            session_secret=text("SESSION_SECRET", ""),
+            session_ttl_seconds=float(text("SESSION_TTL", str(default.session_ttl_seconds))),
             log_format=text("LOG_FORMAT", default.log_format),
             log_level=text("LOG_LEVEL", default.log_level).upper(),
             events_poll_seconds=float(text("EVENTS_POLL_SECONDS", str(default.events_poll_seconds))),
@@ -70,6 +81,11 @@ class Settings:
             apply_chunk_size=int(text("APPLY_CHUNK_SIZE", str(default.apply_chunk_size))),
             webhook_max_body_bytes=int(text("WEBHOOK_MAX_BODY_BYTES", str(default.webhook_max_body_bytes))),
             ingest_slice_seconds=float(text("INGEST_SLICE_SECONDS", str(default.ingest_slice_seconds))),
+            rate_limit_handoff_seconds=float(
+                text("RATE_LIMIT_HANDOFF_SECONDS", str(default.rate_limit_handoff_seconds))
+            ),
+            retry_infra_hours=float(text("RETRY_INFRA_HOURS", str(default.retry_infra_hours))),
+            clock_skew_seconds=float(text("CLOCK_SKEW_SECONDS", str(default.clock_skew_seconds))),
             run_stalled_after_seconds=float(
                 text("RUN_STALLED_AFTER_SECONDS", str(default.run_stalled_after_seconds))
             ),

@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 
+from domain.crawl_fencing import superseded_page
 from domain.entities import Term
 from rostersync.runtime import Runtime
 from services import completion
@@ -33,6 +34,8 @@ def apply_page(
     items: Sequence[Mapping[str, Any]],
     principals: Mapping[str, Sequence[str]],
     unchanged_ids: Sequence[str] = (),
+    crawl_token: int | None = None,
+    page_rank: int | None = None,
 ) -> dict[str, int] | None:
     """Returns the page's counters, or None when the page was dropped or already applied.
 
@@ -51,6 +54,10 @@ def apply_page(
         if run["status"] in runs.FINISHED_STATUSES:
             log.info("apply.dropped_finished_run", key=key, status=run["status"])
             return None
+        if superseded_page(crawl_token, page_rank, int(run["crawl_token"]), run["crawl_starts"] or {}):
+            # Sent after a newer crawler took the run over from this page: it sends it again.
+            log.info("apply.dropped_superseded_crawler", key=key, crawl_token=crawl_token)
+            return None
         rules = role_rules(district["options"] or {})
         entities, sources = map_with_sources(resource, items, principals=principals, rules=rules)
         if entity_type == "term":
@@ -58,7 +65,13 @@ def apply_page(
                 conn, district_id, [e for e in entities if isinstance(e, Term)], still_present=unchanged_ids
             )
         outcome = upsert_entities(
-            conn, SYNCED_TABLES[entity_type], district_id, entities, position, source_hashes=sources
+            conn,
+            SYNCED_TABLES[entity_type],
+            district_id,
+            entities,
+            position,
+            source_hashes=sources,
+            skew_seconds=rt.settings.clock_skew_seconds,
         )
         outcome.unchanged += len(unchanged_ids)
         if resource == "districts" and entities and outcome.written_ids:

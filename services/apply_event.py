@@ -7,26 +7,36 @@ the delete cannot bring the entity back.
 Several events may be applied in one transaction (`apply_events`): each keeps its own position,
 so the result is the one applying them one at a time would give, with one lock, one key insert
 and one upsert per table instead of one of each per event.
+
+Deltas end where a full sync would: a school event that changes its principal email re-derives
+the roles of the staff it concerns, and a term created under a new id takes over the row of
+the same term deleted under its old id (Clever's term id churn). An event whose id is from the
+future (more than CLOCK_SKEW_SECONDS ahead) is not applied: it would order every later change
+behind it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table
 
-from domain.entities import EntityType, RoleRule
+from domain.entities import EntityType, RoleRule, Term
 from domain.events import CleverEvent, is_noise, is_private, parse_event
-from domain.roles import normalize_email
+from domain.positions import is_from_future
 from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.mapping_for_apply import map_with_sources, role_rules
+from services.principal_changes import PrincipalChange, principal_change, rederive_roles
 from storage import connections, idempotency
-from storage.tables import SYNCED_TABLES, tenants
+from storage.staff_roles import principal_schools, stored_principal_emails
+from storage.tables import SYNCED_TABLES
+from storage.term_churn import adopt_deleted_rows
 from storage.upserts import Version, deactivate_entities, upsert_versions
 
 log = structlog.get_logger(__name__)
@@ -54,29 +64,14 @@ def district_of(event: CleverEvent) -> str | None:
     return str(district) if district else None
 
 
-def principals_from_db(
-    conn: Connection, district_id: str, emails: Iterable[str | None]
-) -> dict[str, list[str]]:
-    """Principal email → school ids, for these users' emails only (all the mapping needs)."""
-    wanted = {e for e in (normalize_email(email) for email in emails) if e is not None}
-    if not wanted:
-        return {}
-    email = func.lower(func.trim(tenants.c.principal_email))
-    query = select(email, tenants.c.clever_id).where(
-        tenants.c.district_id == district_id,
-        tenants.c.kind == "school",
-        tenants.c.active.is_(True),
-        email.in_(sorted(wanted)),
-    )
-    found: dict[str, list[str]] = defaultdict(list)
-    for principal_email, school_id in conn.execute(query):
-        found[principal_email].append(school_id)
-    return dict(found)
+def idempotency_key(event: CleverEvent) -> str:
+    """One key per event whatever the case its id was sent in."""
+    return f"event:{event.id.lower()}"
 
 
 def apply_event(rt: Runtime, raw: Mapping[str, Any], *, source: str) -> str:
     """Returns what happened: applied, duplicate, noise, private, unknown_district, disconnected,
-    unsupported. Malformed events raise InvalidEvent (the message is dead-lettered)."""
+    unsupported, future. Malformed events raise InvalidEvent (the message is dead-lettered)."""
     return apply_events(rt, [SourcedEvent(parse_event(raw), source)])[0]
 
 
@@ -84,11 +79,17 @@ def apply_events(rt: Runtime, batch: Sequence[SourcedEvent]) -> list[str]:
     """Apply parsed events in one transaction; returns each one's outcome, in order."""
     outcomes: list[str] = [""] * len(batch)
     by_district: dict[str, list[int]] = defaultdict(list)
+    now = datetime.now(UTC)
     for index, item in enumerate(batch):
         event = item.event
         district_id = district_of(event)
         if is_private(event):
             outcomes[index] = "private"
+        elif is_from_future(event.id, now, rt.settings.clock_skew_seconds):
+            # Queued before the gateway and the poller refused such ids; applying it would pin
+            # its rows until a full sync. Not retried: it would be refused the same way.
+            outcomes[index] = "future"
+            log.warning("events.from_the_future", event_id=event.id, district_id=district_id)
         elif event.resource not in ENTITY_OF_RESOURCE:
             outcomes[index] = "unsupported"
         elif district_id is None:
@@ -129,14 +130,14 @@ def _apply_for_district(
     if district["status"] in ("disconnected", "connecting"):
         return ["disconnected"] * len(events)
     claimed = idempotency.claim_many(
-        conn, [f"event:{e.id}" for e in events], district_id=district["id"], kind="event"
+        conn, [idempotency_key(e) for e in events], district_id=district["id"], kind="event"
     )
     options = district["options"] or {}
     field_name = options.get("bell_schedule_ext_field", rt.settings.bell_schedule_ext_field)
     outcomes: list[str] = []
     live: list[CleverEvent] = []
     for event in events:
-        key = f"event:{event.id}"
+        key = idempotency_key(event)
         if key not in claimed:
             outcomes.append("duplicate")
             continue
@@ -148,6 +149,29 @@ def _apply_for_district(
     if live:
         _write(rt, conn, district["id"], live, role_rules(options), field_name)
     return outcomes
+
+
+def _principal_changes(
+    events: list[CleverEvent],
+    written: set[tuple[Table, str]],
+    before: Mapping[str, str | None],
+) -> list[PrincipalChange]:
+    """The principal emails the written school events of a batch changed."""
+    tenants = SYNCED_TABLES[EntityType.TENANT.value]
+    changes = []
+    for event in events:
+        if event.resource != "schools" or (tenants, event.object_id) not in written:
+            continue
+        change = principal_change(
+            event.object_id,
+            event.action,
+            event.object,
+            event.previous_attributes,
+            before.get(event.object_id),
+        )
+        if change is not None:
+            changes.append(change)
+    return changes
 
 
 TENANT_RESOURCES = ("districts", "schools")
@@ -166,26 +190,46 @@ def _write(
     rest = [e for e in events if e.resource not in TENANT_RESOURCES]
     writes = _Writes()
     written: set[tuple[Table, str]] = set()
+    skew = rt.settings.clock_skew_seconds
+    school_ids = [e.object_id for e in tenants_first if e.resource == "schools"]
+    principals_before = stored_principal_emails(conn, district_id, school_ids)
     for phase in (tenants_first, rest):
         if not phase:
             continue
         emails = [e.object.get("email") for e in phase if e.resource == "users"]
-        principals = principals_from_db(conn, district_id, emails) if emails else {}
+        principals = principal_schools(conn, district_id, emails) if emails else {}
         versions = _map_events(phase, principals, rules, field_name, writes)
+        _adopt_churned_terms(conn, district_id, versions)
         for table, table_versions in versions.items():
-            outcome = upsert_versions(conn, table, district_id, table_versions)
+            outcome = upsert_versions(conn, table, district_id, table_versions, skew_seconds=skew)
             written.update((table, clever_id) for clever_id in outcome.written_ids)
+        if phase is tenants_first:
+            # Before the batch's users are mapped, so an event of theirs builds on the new roles.
+            changes = _principal_changes(phase, written, principals_before)
+            rederive_roles(conn, district_id, changes, rules)
     # After the upserts: a user created and then stripped of staff roles in one batch ends
     # inactive, and the position guard keeps a newer update in the batch active.
     staff_table = SYNCED_TABLES[EntityType.STAFF.value]
     for clever_id, position in writes.lost_staff:
-        deactivate_entities(conn, staff_table, district_id, [clever_id], position)
+        deactivate_entities(conn, staff_table, district_id, [clever_id], position, skew_seconds=skew)
     touched = [schools for table, clever_id, schools in writes.schedules if (table, clever_id) in written]
     if touched:
         every = any(schools is None for schools in touched)
         refresh_clever_schedules(
             rt, conn, district_id, None if every else sorted({s for group in touched for s in group or ()})
         )
+
+
+def _adopt_churned_terms(conn: Connection, district_id: str, versions: Mapping[Table, list[Version]]) -> None:
+    """As a full sync would: a term back under a new id keeps the row it had under the old one."""
+    terms = SYNCED_TABLES[EntityType.TERM.value]
+    seen = [
+        (v.entity, v.position)
+        for v in versions.get(terms, ())
+        if isinstance(v.entity, Term) and not v.deleted
+    ]
+    if seen:
+        adopt_deleted_rows(conn, district_id, seen)
 
 
 def _map_events(

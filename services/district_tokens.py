@@ -6,6 +6,9 @@ new token is stored (encrypted) and used, no token means the district must autho
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import structlog
 
 from clever_client.api import CleverApi
@@ -53,5 +56,6 @@ class StoredTokenSource:
         return f"StoredTokenSource({self._district_id!r})"
 
 
-def open_api(rt: Runtime, district_id: str) -> CleverApi:
-    return CleverApi(rt.settings.clever_api_base, StoredTokenSource(rt, district_id))
+def open_api(rt: Runtime, district_id: str, *, sleep: Callable[[float], None] = time.sleep) -> CleverApi:
+    """`sleep`: how the client waits out rate limits and backoff (the ingest hands on instead)."""
+    return CleverApi(rt.settings.clever_api_base, StoredTokenSource(rt, district_id), sleep=sleep)

@@ -7,7 +7,13 @@ because of a crash in between is caught by its key. Memory holds one page at a t
 
 A crawl works in slices of INGEST_SLICE_SECONDS: at the end of a slice it hands on to a fresh
 ingest message, because RabbitMQ takes back a message held unacknowledged past its consumer
-timeout (30 minutes by default) and would start a second crawler.
+timeout (30 minutes by default) and would start a second crawler. A wait for Clever's rate limit
+longer than RATE_LIMIT_HANDOFF_SECONDS (or past the slice's end) hands on too, delayed by the
+wait. The next slice's message goes through the outbox, with the checkpoint it continues from.
+
+One crawler per run: each crawl start takes the run's next crawl token (domain/crawl_fencing).
+The checkpoint is saved only under the current token and never moves backwards; a crawler whose
+token moved on stops quietly, and the pages it sent after that are dropped by the apply.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from clever_client.api import CleverApi
 from clever_client.errors import CleverForbidden, CleverNotFound
 from clever_client.pagination import Page
 from clever_client.read_ahead import read_ahead
+from domain.crawl_fencing import page_rank
 from domain.mapping import InvalidObject, map_school
 from domain.positions import position_from_time
 from domain.privacy import drop_students
@@ -32,14 +39,27 @@ from rostersync.runtime import Runtime
 from services import completion
 from services.district_tokens import open_api
 from services.mapping_for_apply import role_rules, source_hashes
+from services.outbox_relay import publish_after_commit
 from services.resources import FULL_SYNC_ORDER, Resource, earlier_user_roles
-from storage import connections, runs
+from storage import connections, outbox, runs
 from storage.tables import SYNCED_TABLES
 from storage.upserts import has_rows, unchanged_sources
 
 log = structlog.get_logger(__name__)
 
 FEED_START = ""  # an events cursor meaning "from the oldest event Clever still has"
+
+
+class Superseded(Exception):
+    """Another crawler took the run over: this one stops, publishing nothing more."""
+
+
+class WaitHandOff(Exception):
+    """A wait for Clever too long to sleep through: hand on to a message delayed by it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"a wait of {seconds:.1f}s")
+        self.seconds = seconds
 
 
 def chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -113,8 +133,9 @@ def snapshot_position(api: CleverApi) -> tuple[str, str | None]:
 class Crawl:
     """One slice of a run's crawl, resuming from the run's checkpoint."""
 
-    def __init__(self, rt: Runtime, run: Any, district: Any, generation: int) -> None:
+    def __init__(self, rt: Runtime, run: Any, district: Any, generation: int, token: int) -> None:
         self.rt = rt
+        self.token = token
         self.run_id: str = run["id"]
         self.district_id: str = district["id"]
         self.generation = generation
@@ -130,28 +151,35 @@ class Crawl:
     def take_snapshot(self, api: CleverApi, events_cursor: str | None) -> None:
         self.position, cursor = snapshot_position(api)
         with self.rt.engine.begin() as conn:
-            runs.update_run(
-                conn, self.run_id, source_position=self.position, checkpoint={"events_cursor": cursor}
-            )
+            if not runs.update_for_crawler(
+                conn,
+                self.run_id,
+                self.token,
+                source_position=self.position,
+                checkpoint={"events_cursor": cursor},
+            ):
+                raise Superseded
             if events_cursor is None and cursor is not None:
                 connections.update_district(conn, self.district_id, events_cursor=cursor)
         self.checkpoint = {"events_cursor": cursor}
 
-    def remaining(self) -> tuple[Resource, ...]:
+    def remaining(self) -> list[tuple[int, Resource]]:
+        """The resources left, each with its place in the crawl order."""
+        ordered = list(enumerate(FULL_SYNC_ORDER))
         current = self.checkpoint.get("resource")
         if not current:
-            return FULL_SYNC_ORDER
+            return ordered
         keys = [r.key for r in FULL_SYNC_ORDER]
         # A resource whose last page was checkpointed (no next link) is done, even if the crash
         # came before it was marked so.
         finished = self.checkpoint.get("done") or (
             self.checkpoint.get("page_no", 0) > 0 and not self.checkpoint.get("next_url")
         )
-        return FULL_SYNC_ORDER[keys.index(current) + (1 if finished else 0) :]
+        return ordered[keys.index(current) + (1 if finished else 0) :]
 
     def crawl(self, api: CleverApi) -> bool:
         """Crawl what is left; False when the slice ran out and a continuation was handed on."""
-        for resource in self.remaining():
+        for index, resource in self.remaining():
             resuming = self.checkpoint.get("resource") == resource.key
             page_no = int(self.checkpoint.get("page_no", 0)) if resuming else 0
             start_url = self.checkpoint.get("next_url") if resuming else None
@@ -160,15 +188,24 @@ class Crawl:
             )
             # The next page is fetched, and its students dropped, while this one is published.
             for page, prepared in read_ahead(pages, functools.partial(_prepared_page, resource)):
-                self.publish_page(resource, page_no, page.items, prepared)
+                self.publish_page(resource, page_rank(index, page_no), page_no, page.items, prepared)
                 page_no += 1
                 self.fetched[resource.key] = self.fetched.get(resource.key, 0) + len(page.items)
-                self.save(resource=resource.key, page_no=page_no, next_url=page.next_url, done=False)
-                if page.next_url and time.monotonic() > self.deadline:
-                    self.hand_on()
+                slice_over = bool(page.next_url) and time.monotonic() > self.deadline
+                self.save(
+                    page_rank(index, page_no),
+                    hand_on=slice_over,
+                    resource=resource.key,
+                    page_no=page_no,
+                    next_url=page.next_url,
+                    done=False,
+                )
+                if slice_over:
                     return False
             self.fetched.setdefault(resource.key, 0)
-            self.save(resource=resource.key, page_no=page_no, next_url=None, done=True)
+            self.save(
+                page_rank(index, page_no), resource=resource.key, page_no=page_no, next_url=None, done=True
+            )
             log.info(
                 "ingest.resource_done",
                 run_id=self.run_id,
@@ -178,9 +215,20 @@ class Crawl:
         return True
 
     def publish_page(
-        self, resource: Resource, page_no: int, items: list[dict[str, Any]], prepared: list[dict[str, Any]]
+        self,
+        resource: Resource,
+        rank: int,
+        page_no: int,
+        items: list[dict[str, Any]],
+        prepared: list[dict[str, Any]],
     ) -> None:
-        """`prepared`: the page's items as `prepare_items` leaves them."""
+        """`prepared`: the page's items as `prepare_items` leaves them.
+
+        Apply messages are published before the checkpoint that covers them is committed (a
+        crash in between republishes them under the same keys), so they need no outbox."""
+        with self.rt.engine.connect() as conn:  # one cheap read per page: is this crawler current?
+            if runs.crawl_token(conn, self.run_id) != self.token:
+                raise Superseded
         if resource.key == "schools":
             principals = self.checkpoint.setdefault("principals", {})
             for email, ids in principals_of(items).items():
@@ -202,6 +250,8 @@ class Crawl:
                     "items": changed,
                     "unchanged_ids": unchanged_ids,
                     "principals": user_principals,
+                    "crawl_token": self.token,
+                    "page_rank": rank,
                 },
                 lane=self.lane,
             )
@@ -225,26 +275,58 @@ class Crawl:
         with self.rt.engine.connect() as conn:
             return unchanged_sources(conn, table, self.district_id, by_id)
 
-    def save(self, **checkpoint: Any) -> None:
+    def save(self, rank: int, *, hand_on: bool = False, **checkpoint: Any) -> None:
+        """Save the checkpoint under this crawler's token (and, ending a slice, queue the next
+        slice's message in the same transaction)."""
         self.checkpoint.update(checkpoint)
+        queued = None
         with self.rt.engine.begin() as conn:
-            runs.update_run(
+            saved = runs.save_checkpoint(
                 conn,
                 self.run_id,
+                self.token,
+                rank,
                 checkpoint=self.checkpoint,
                 fetched=self.fetched,
                 pages_published=self.pages_published,
             )
+            if not saved:
+                raise Superseded
+            if hand_on:
+                queued = self._queue_next_slice(conn, 0.0)
+        if queued is not None:
+            publish_after_commit(self.rt, [queued])
 
-    def hand_on(self) -> None:
+    def sleep(self, seconds: float) -> None:
+        """How the Clever client waits: a wait too long to hold the message through hands on."""
+        bound = self.rt.settings.rate_limit_handoff_seconds
+        if seconds > bound or time.monotonic() + seconds > self.deadline:
+            raise WaitHandOff(seconds)
+        time.sleep(seconds)
+
+    def hand_on_after(self, seconds: float) -> None:
+        """Continue from the saved checkpoint in a message delayed by `seconds`."""
+        with self.rt.engine.begin() as conn:
+            if not runs.update_for_crawler(conn, self.run_id, self.token):
+                raise Superseded
+            queued = self._queue_next_slice(conn, seconds)
+        publish_after_commit(self.rt, [queued])
+
+    def _queue_next_slice(self, conn: Any, delay_seconds: float) -> int:
         log.info(
-            "ingest.continues_in_new_message", run_id=self.run_id, resource=self.checkpoint.get("resource")
+            "ingest.continues_in_new_message",
+            run_id=self.run_id,
+            resource=self.checkpoint.get("resource"),
+            delay_seconds=round(delay_seconds, 3),
         )
-        self.rt.publish(
+        return outbox.add(
+            conn,
             "ingest",
             "ingest_run",
             {"district_id": self.district_id, "run_id": self.run_id, "generation": self.generation},
             lane=self.lane,
+            delay_seconds=delay_seconds,
+            now=runs.now(),
         )
 
 
@@ -261,18 +343,38 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
         if not run["ingest_done"] and run["status"] == "queued":
             runs.update_run(conn, run_id, status="running", started_at=runs.now())
             connections.set_status(conn, district["id"], "syncing")
-    if run["ingest_done"]:
+        if not run["ingest_done"]:
+            # Any crawler still at work on this run is stale from this commit on.
+            token = runs.start_crawl(conn, run_id)
+            run = runs.get_run(conn, run_id)
+    if run is None or run["ingest_done"]:
         # Redelivered after the crawl ended: make sure the run still gets finished.
         completion.finish_when_applied(rt, run_id, generation)
         return
-    crawl = Crawl(rt, run, district, generation)
-    with open_api(rt, crawl.district_id) as api:
-        if crawl.position is None:
-            crawl.take_snapshot(api, district["events_cursor"])
-        log.info("ingest.started", run_id=run_id, resume=crawl.checkpoint.get("resource"))
-        if not crawl.crawl(api):
-            return
-    with rt.engine.begin() as conn:
-        runs.update_run(conn, run_id, ingest_done=True, ingest_finished_at=runs.now())
+    crawl = Crawl(rt, run, district, generation, token)
+    try:
+        with open_api(rt, crawl.district_id, sleep=crawl.sleep) as api:
+            if crawl.position is None:
+                crawl.take_snapshot(api, district["events_cursor"])
+            log.info("ingest.started", run_id=run_id, token=token, resume=crawl.checkpoint.get("resource"))
+            if not crawl.crawl(api):
+                return
+        with rt.engine.begin() as conn:
+            if not runs.update_for_crawler(
+                conn, run_id, token, ingest_done=True, ingest_finished_at=runs.now()
+            ):
+                raise Superseded
+            queued = completion.queue_finish_if_applied(conn, run_id, generation)
+    except WaitHandOff as wait:
+        log.info("ingest.rate_limit_hand_off", run_id=run_id, seconds=round(wait.seconds, 3))
+        try:
+            crawl.hand_on_after(wait.seconds)
+        except Superseded:
+            log.info("ingest.superseded", run_id=run_id, token=token)
+        return
+    except Superseded:
+        log.info("ingest.superseded", run_id=run_id, token=token)
+        return
     log.info("ingest.finished", run_id=run_id, pages=crawl.pages_published)
-    completion.finish_when_applied(rt, run_id, generation)
+    if queued is not None:
+        publish_after_commit(rt, [queued])

@@ -16,6 +16,7 @@ from storage.tables import (
     bell_schedules,
     deletion_receipts,
     districts,
+    failed_messages,
     oauth_states,
     processed_messages,
     run_seen_pages,
@@ -51,9 +52,12 @@ def disconnect_district(rt: Runtime, district_id: str, *, actor: str) -> int:
 def purge_district(rt: Runtime, district_id: str, *, actor: str) -> dict[str, int]:
     """Disconnect, then delete every row of the district; keep a receipt of counts only."""
     with rt.engine.connect() as conn:
-        exists = connections.get_district(conn, district_id) is not None
-    if exists:
+        district = connections.get_district(conn, district_id)
+    if district is not None:
         disconnect_district(rt, district_id, actor=actor)
+    # The receipt keeps the owning tenant: its district admins still find it (a redelivered
+    # purge finds no district row, so it keeps the tenant of the receipt written first).
+    tenant_id = district["tenant_id"] if district is not None else _receipt_tenant(rt, district_id)
     counts: dict[str, int] = {}
     with rt.engine.begin() as conn:
         schedule_ids = select(bell_schedules.c.id).where(bell_schedules.c.district_id == district_id)
@@ -67,6 +71,7 @@ def purge_district(rt: Runtime, district_id: str, *, actor: str) -> dict[str, in
             sync_runs,
             audit_log,
             oauth_states,
+            failed_messages,  # a stored message may hold a page of the district's staff
         ):
             counts[table.name] = _delete(conn, table, table.c.district_id == district_id)
         counts["scheduler_slots"] = _delete(
@@ -74,10 +79,18 @@ def purge_district(rt: Runtime, district_id: str, *, actor: str) -> dict[str, in
         )
         counts["districts"] = _delete(conn, districts, districts.c.id == district_id)
         conn.execute(
-            deletion_receipts.insert().values(district_id=district_id, requested_by=actor, counts=counts)
+            deletion_receipts.insert().values(
+                district_id=district_id, requested_by=actor, counts=counts, tenant_id=tenant_id
+            )
         )
     log.info("district.purged", district_id=district_id, counts=counts)
     return counts
+
+
+def _receipt_tenant(rt: Runtime, district_id: str) -> str | None:
+    with rt.engine.connect() as conn:
+        query = select(deletion_receipts.c.tenant_id).where(deletion_receipts.c.district_id == district_id)
+        return conn.execute(query.limit(1)).scalar()
 
 
 def _delete(conn: Any, table: Table, condition: Any) -> int:

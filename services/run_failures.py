@@ -11,6 +11,13 @@ from storage import connections, runs
 log = structlog.get_logger(__name__)
 
 
+def gave_up(retries: int, cause: str | None) -> str:
+    """A run's error when its crawl message gave up: the cause first, then how long it tried."""
+    if not cause:
+        return f"gave up after {retries} retries"
+    return cause if retries == 0 else f"{cause} (gave up after {retries} retries)"
+
+
 def fail_run(rt: Runtime, run_id: str, error: CleverError | str, *, needs_reauth: bool = False) -> None:
     with rt.engine.begin() as conn:
         run = runs.get_run(conn, run_id)

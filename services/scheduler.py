@@ -14,6 +14,7 @@ from sqlalchemy import delete
 
 from domain.schedule import local_date_of, next_local_occurrence, parse_local_time
 from rostersync.runtime import Runtime
+from services.outbox_relay import drain as drain_outbox
 from services.sync_requests import SyncRefused, request_sync
 from storage import connections, runs
 from storage.database import dialect_insert
@@ -38,7 +39,8 @@ def tick(rt: Runtime, *, scheduler_id: str, now: datetime | None = None) -> dict
     """One pass over active districts; returns how many reconciles and polls it enqueued."""
     now = now or runs.now()
     at = parse_local_time(rt.settings.reconcile_local_time)
-    enqueued = {"reconcile": 0, "poll": 0}
+    # Messages whose publish after their commit failed (the broker was away) go out first.
+    enqueued = {"reconcile": 0, "poll": 0, "outbox": drain_outbox(rt)}
     with rt.engine.connect() as conn:
         # A syncing district still gets its nightly request: that is what notices a stalled run.
         candidates = [d for d in connections.list_districts(conn) if d["status"] in ("active", "syncing")]

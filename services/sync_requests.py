@@ -8,7 +8,8 @@ from datetime import timedelta
 import structlog
 
 from rostersync.runtime import Runtime
-from storage import connections, runs
+from services.outbox_relay import publish_after_commit
+from storage import connections, outbox, runs
 
 log = structlog.get_logger(__name__)
 
@@ -19,13 +20,32 @@ class SyncRefused(Exception):
     """The district cannot sync now (unknown, disconnected, or waiting for re-authorization)."""
 
 
+class RunHeld(SyncRefused):
+    """A run of the district waits for someone to approve or discard its deletions: a new sync
+    would see Clever afresh and silently drop that decision, so it waits too."""
+
+    def __init__(self, run_id: str, why: str | None) -> None:
+        self.run_id = run_id
+        self.why = why or "held for review"
+        super().__init__(f"run {run_id} is held ({self.why}); approve or discard it first")
+
+
 @dataclass(frozen=True)
 class SyncTicket:
     run_id: str
     created: bool  # False: a run was already in progress and is returned instead
 
 
-def request_sync(rt: Runtime, district_id: str, *, kind: str = "full", requested_by: str) -> SyncTicket:
+def request_sync(
+    rt: Runtime,
+    district_id: str,
+    *,
+    kind: str = "full",
+    requested_by: str,
+    supersede_held: bool = False,
+) -> SyncTicket:
+    """`supersede_held`: a reconnect decides for the admin (the held plan is discarded); any other
+    request for a district with a held run is refused with RunHeld."""
     if kind not in SYNC_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SYNC_KINDS)}")
     with rt.engine.begin() as conn:
@@ -43,23 +63,27 @@ def request_sync(rt: Runtime, district_id: str, *, kind: str = "full", requested
             # Its messages were lost (dead-lettered, or an in-process broker that stopped).
             runs.finish_run(conn, in_progress["id"], "failed", error=f"abandoned: no progress for {idle}")
             log.warning("sync.abandoned", district_id=district_id, run_id=in_progress["id"])
+        held = runs.held_run(conn, district_id)
+        if held is not None and not supersede_held:
+            raise RunHeld(held["id"], held["error"])
         # A newer run sees Clever afresh; an older held plan could deactivate what it restores.
-        runs.discard_held_runs(conn, district_id, reason="superseded by a newer run")
+        runs.discard_held_runs(conn, district_id, reason="superseded by a reconnect")
         generation = int(district["generation"])
         run_id = runs.create_run(
             conn, district_id, kind=kind, generation=generation, requested_by=requested_by
         )
         lane = (district["options"] or {}).get("lane")
-    try:
-        rt.publish(
+        # Committed with the run: a broker that cannot take it now leaves it to the relay.
+        queued = outbox.add(
+            conn,
             "ingest",
             "ingest_run",
             {"district_id": district_id, "run_id": run_id, "generation": generation},
             lane=lane,
+            now=runs.now(),
         )
-    except Exception:
-        with rt.engine.begin() as conn:
-            runs.finish_run(conn, run_id, "failed", error="could not enqueue the ingest message")
-        raise
-    log.info("sync.requested", district_id=district_id, run_id=run_id, kind=kind, by=requested_by)
+    publish_after_commit(rt, [queued])
+    # Only the kind of requester: a person's `sub` (in `district_admin:<sub>@<tenant>`) stays out of logs.
+    by = requested_by.partition(":")[0]
+    log.info("sync.requested", district_id=district_id, run_id=run_id, kind=kind, by=by)
     return SyncTicket(run_id, created=True)

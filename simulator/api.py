@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from simulator.collection import Page, dumps, paginate
 from simulator.district import ROLES
+from simulator.scopes import Grant, is_private
 from simulator.state import SimulatorState
 from simulator.store import RECORD_TYPES, RESOURCES, DistrictStore
 from simulator.tokens import Principal
@@ -84,6 +85,12 @@ def single(obj: dict[str, Any] | bytes, uri: str) -> Response:
     return json_response(b'{"data":' + raw + b',"links":' + dumps([{"rel": "self", "uri": uri}]) + b"}")
 
 
+def served_private(request: Request, count: int) -> None:
+    """Count student/contact objects in this answer; the request log records the total."""
+    if count:
+        request.state.student_objects = getattr(request.state, "student_objects", 0) + count
+
+
 def _district_only(principal: Principal) -> None:
     if principal.kind != "district":
         raise ApiError(403, "Resource not in token's scopes")
@@ -95,10 +102,16 @@ def make_list_handler(resource: str) -> Handler:
         limit = parse_limit(request)
         coll = store.collections[resource]
         role = request.query_params.get("role") or None
+        grant: Grant = request.state.grant
         if resource == "users" and role is not None and role not in ROLES:
             raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
+        if resource == "users" and grant.hides_role(role):
+            raise ApiError(403, "Resource not in token's scopes")
+        ids = coll.id_list(role)
+        if resource == "users" and role is None and grant.hidden:
+            ids = [i for i in ids if not grant.hides(coll.roles_of(i))]
         page: Page = paginate(
-            coll.id_list(role),
+            ids,
             limit,
             request.query_params.get("starting_after"),
             request.query_params.get("ending_before"),
@@ -106,6 +119,8 @@ def make_list_handler(resource: str) -> Handler:
         prefix = f"/{version}/{resource}/"
         blobs = coll.blobs
         items = [item(blobs[i], prefix + i) for i in page.ids]
+        if resource == "users":
+            served_private(request, sum(is_private(coll.roles_of(i)) for i in page.ids))
         first, last = (page.ids[0], page.ids[-1]) if page.ids else (None, None)
         return json_response(
             list_body(items, page_links(request, first, last, page.more_after, page.more_before))
@@ -120,9 +135,12 @@ def make_get_handler(resource: str) -> Handler:
         # SSO user tokens may read only their own user record.
         if principal.kind != "district" and not (resource == "users" and obj_id == principal.user_id):
             raise ApiError(403, "Resource not in token's scopes")
-        blob = store.collections[resource].blobs.get(obj_id)
-        if blob is None:
+        coll = store.collections[resource]
+        blob = coll.blobs.get(obj_id)
+        roles = coll.roles_of(obj_id) if resource == "users" else ()
+        if blob is None or request.state.grant.hides(roles):
             raise ApiError(404, "Resource not found")
+        served_private(request, int(is_private(roles)))
         return single(blob, f"/{version}/{resource}/{obj_id}")
 
     return handler
@@ -199,8 +217,14 @@ async def events_list(request: Request, store: DistrictStore, principal: Princip
         if cursor and cursor != "last" and not store.has_event(cursor):
             raise ApiError(404, f"Event {cursor} not found")
     events, more_after, more_before = store.event_page(
-        limit, after or None, before or None, types or None, params.get("school") or None
+        limit,
+        after or None,
+        before or None,
+        types or None,
+        params.get("school") or None,
+        request.state.grant.hidden,
     )
+    served_private(request, sum(is_private(ev.roles) for ev in events))
     prefix = f"/{version}/events/"
     items = [item(ev.blob, prefix + ev.id) for ev in events]
     first, last = (events[0].id, events[-1].id) if events else (None, None)
@@ -211,8 +235,9 @@ async def event_get(request: Request, store: DistrictStore, principal: Principal
     _district_only(principal)
     _events_enabled(store)
     event = store.get_event(request.path_params["id"])
-    if event is None:
+    if event is None or request.state.grant.hides(event.roles):
         raise ApiError(404, "Resource not found")
+    served_private(request, int(is_private(event.roles)))
     return single(event.blob, f"/{version}/events/{event.id}")
 
 
@@ -239,6 +264,7 @@ def wrap(state: SimulatorState, handler: Handler, version: str) -> Callable[[Req
             await asyncio.sleep(fault.delay_seconds)
         if fault.status is not None:
             return _with(json_response({"message": "Internal error (injected fault)"}, fault.status), headers)
+        request.state.grant = state.grant_of(principal)
         try:
             response = await handler(request, store, principal, version)
         except ApiError as exc:

@@ -54,6 +54,7 @@ class RequestLogMiddleware:
                 scope["query_string"].decode("latin-1"),
                 _token_from_header(auth),
                 status,
+                int((scope.get("state") or {}).get("student_objects", 0)),
             )
 
 

@@ -36,9 +36,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault-injection RNG")
     parser.add_argument("--code-ttl", type=float, default=60.0, help="OAuth code lifetime in seconds")
     parser.add_argument(
+        "--overshare",
+        action="store_true",
+        help="serve students and contacts to every token, whatever its scopes",
+    )
+    parser.add_argument(
         "--no-initial-event",
         action="store_true",
         help="start with an empty events feed instead of one districts.updated event",
+    )
+    parser.add_argument(
+        "--consent-screen",
+        action="store_true",
+        help="show a browser Clever's consent page (Approve / Deny) instead of approving at once",
     )
 
 
@@ -58,6 +68,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fault_seed=args.fault_seed,
         code_ttl=args.code_ttl,
         initial_event=not args.no_initial_event,
+        honour_scopes=not args.overshare,
+        consent_screen=args.consent_screen,
     )
 
 

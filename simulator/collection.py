@@ -96,6 +96,9 @@ class Collection:
             if i < len(lst) and lst[i] == obj_id:
                 del lst[i]
 
+    def roles_of(self, obj_id: str) -> tuple[str, ...]:
+        return self._roles_of.get(obj_id, ())
+
     def id_list(self, role: str | None = None) -> list[str]:
         if role is None or self.role_ids is None:
             return self.ids

@@ -172,11 +172,27 @@ def routes(state: SimulatorState) -> list[Route]:
         body = await _body(request)
         if "code_ttl" in body:
             state.auth.code_ttl = float(body["code_ttl"])
-        return json_response({"code_ttl": state.auth.code_ttl, "client_id": state.auth.client_id})
+        if "consent_screen" in body:
+            state.consent_screen = bool(body["consent_screen"])
+        return json_response(
+            {
+                "code_ttl": state.auth.code_ttl,
+                "client_id": state.auth.client_id,
+                "consent_screen": state.consent_screen,
+            }
+        )
 
     async def oauth_next(request: Request) -> Response:
         state.auth.next_authorize = await _body(request) or None
         return json_response({"next_authorize": state.auth.next_authorize})
+
+    async def scopes(request: Request) -> Response:
+        """``{"honour": false}`` serves students and contacts to every token (over-share)."""
+        if request.method == "POST":
+            body = await _body(request)
+            state.honour_scopes = bool(body.get("honour", True))
+        tokens = {d: list(t.scopes) for d, t in state.auth.district_tokens.items()}
+        return json_response({"honour": state.honour_scopes, "scopes": tokens})
 
     async def webhook(request: Request) -> Response:
         if request.method == "DELETE":
@@ -221,6 +237,7 @@ def routes(state: SimulatorState) -> list[Route]:
         ("/ratelimit", ratelimit, ["GET", "POST"]),
         ("/oauth", oauth_config, ["GET", "POST"]),
         ("/oauth/next", oauth_next, ["POST"]),
+        ("/scopes", scopes, ["GET", "POST"]),
         ("/webhook", webhook, ["POST", "DELETE"]),
         ("/webhook/push", webhook_push, ["POST"]),
         ("/webhook/deliveries", deliveries, ["GET", "DELETE"]),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from simulator import consent
 from simulator.api import bearer_token, json_response
+from simulator.scopes import parse_scope_param
 from simulator.state import SimulatorState
 from simulator.tokens import USER_SCOPES
 
@@ -44,14 +47,27 @@ def routes(state: SimulatorState) -> list[Route]:
     auth = state.auth
 
     async def authorize(request: Request) -> Response:
-        """No consent screen: approve at once and redirect back with a code (or a forced error)."""
-        q = request.query_params
+        """Approve at once and redirect back with a code (or a forced error); with the consent
+        screen on, a GET shows Approve / Deny and the form's POST carries the decision."""
+        q: Mapping[str, str] = request.query_params
+        if request.method == "POST":
+            q = await consent.posted_params(request)
+            if q.get("decision") not in (consent.APPROVE, consent.DENY):
+                return _error_page("decision must be approve or deny")
         if q.get("client_id") != auth.client_id:
             return _error_page("Unknown client_id")
         redirect_uri = q.get("redirect_uri")
         if not redirect_uri or q.get("response_type", "code") != "code":
             return _error_page("redirect_uri and response_type=code are required")
         extra = {"state": q["state"]} if "state" in q else {}
+        if state.consent_screen and request.method == "GET":
+            shown = state.districts.get(q.get("district_id") or "") or next(
+                iter(state.districts.values()), None
+            )
+            name = shown.district.get("name") if shown is not None else None
+            return consent.consent_page(dict(q), str(name or "your district"))
+        if q.get("decision") == consent.DENY:
+            return RedirectResponse(_with_query(redirect_uri, {"error": "access_denied", **extra}), 302)
         override = auth.pop_next_authorize() or {}
         if override.get("error"):
             return RedirectResponse(
@@ -65,6 +81,10 @@ def routes(state: SimulatorState) -> list[Route]:
         if user_id is None:
             admins = store.collections["users"].id_list("district_admin")
             user_id = admins[0] if admins else store.collections["users"].ids[0]
+        requested = parse_scope_param(q.get("scope"))
+        if requested is not None:
+            # The app asked for these scopes and the admin approved: the district token carries them.
+            auth.set_scopes(store.id, requested)
         code = auth.new_code(store.id, str(user_id), redirect_uri)
         return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), 302)
 
@@ -124,7 +144,7 @@ def routes(state: SimulatorState) -> list[Route]:
         return json_response({"client_id": auth.client_id, "scopes": scopes})
 
     return [
-        Route("/oauth/authorize", authorize, methods=["GET"]),
+        Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
         Route("/oauth/tokens", exchange, methods=["POST"]),
         Route("/oauth/tokens", list_tokens, methods=["GET"]),
         Route("/oauth/tokeninfo", tokeninfo, methods=["GET"]),

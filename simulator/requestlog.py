@@ -17,7 +17,15 @@ class RequestLog:
         self._max = max_entries
         self._lock = threading.Lock()
 
-    def add(self, method: str, path: str, query_string: str, token: str | None, status: int) -> None:
+    def add(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        token: str | None,
+        status: int,
+        student_objects: int = 0,
+    ) -> None:
         with self._lock:
             self._seq += 1
             self._entries.append(
@@ -30,6 +38,8 @@ class RequestLog:
                     "query": [list(pair) for pair in parse_qsl(query_string, keep_blank_values=True)],
                     "token": token,
                     "status": status,
+                    # Student and contact user objects in the answer (lists, reads and events).
+                    "student_objects": student_objects,
                 }
             )
             if len(self._entries) > self._max:

@@ -11,8 +11,9 @@ from simulator.district import generate_district
 from simulator.faults import Faults
 from simulator.ratelimit import RateLimiter
 from simulator.requestlog import RequestLog
+from simulator.scopes import Grant
 from simulator.store import DistrictStore, Event
-from simulator.tokens import TokenRegistry
+from simulator.tokens import Principal, TokenRegistry
 from simulator.webhook_push import WebhookPusher
 
 DEFAULT_CLIENT_ID = "sim-client-id"
@@ -35,6 +36,8 @@ class SimulatorConfig:
     fault_seed: int = 0
     code_ttl: float = 60.0
     initial_event: bool = True
+    honour_scopes: bool = True  # False: serve students and contacts to every token (over-share)
+    consent_screen: bool = False  # True: /oauth/authorize shows Approve / Deny to a browser
 
 
 class SimulatorState:
@@ -55,6 +58,8 @@ class SimulatorState:
         )
         self.log = RequestLog(clock)
         self.webhook = WebhookPusher()
+        self.honour_scopes = config.honour_scopes
+        self.consent_screen = config.consent_screen
         for index in range(config.districts):
             self.add_district(config.seed, config.schools, index=index)
 
@@ -74,6 +79,13 @@ class SimulatorState:
 
     def _on_event(self, store: DistrictStore, event: Event) -> None:
         self.webhook.enqueue(store.id, event.id, event.blob)
+
+    def grant_of(self, principal: Principal) -> Grant:
+        """What a bearer may read; user (SSO) tokens never list anything, so only districts matter."""
+        token = self.auth.district_tokens.get(principal.district_id)
+        if not self.honour_scopes or principal.kind != "district" or token is None:
+            return Grant.everything()
+        return Grant.from_scopes(token.scopes)
 
     def token_of(self, district_id: str) -> str | None:
         token = self.auth.district_tokens.get(district_id)

@@ -32,6 +32,7 @@ class Event:
     record_type: str
     blob: bytes  # the event object as served inside the list item's "data"
     schools: frozenset[str]
+    roles: frozenset[str] = frozenset()  # a users.* event's roles, so scopes can hide it
 
 
 def now_iso(clock: Callable[[], float]) -> str:
@@ -120,12 +121,17 @@ class DistrictStore:
         ending_before: str | None,
         record_types: set[str] | None,
         school: str | None,
+        hidden_roles: frozenset[str] = frozenset(),
     ) -> tuple[list[Event], bool, bool]:
-        """Matching events, ascending; plus whether matching events exist after / before the page."""
+        """Matching events, ascending; plus whether matching events exist after / before the page.
+
+        Events of users whose every role is in ``hidden_roles`` are left out (a token's scopes)."""
 
         def ok(ev: Event) -> bool:
-            return (not record_types or ev.record_type in record_types) and (
-                not school or school in ev.schools
+            return (
+                (not record_types or ev.record_type in record_types)
+                and (not school or school in ev.schools)
+                and not (hidden_roles and ev.roles and ev.roles <= hidden_roles)
             )
 
         events = self.events
@@ -172,7 +178,8 @@ class DistrictStore:
             "created": now_iso(self.clock),
             "data": payload,
         }
-        event = Event(event_id, event_type, record_type, dumps(body), _schools_of(record_type, obj))
+        roles = frozenset(obj.get("roles") or ()) if record_type == "users" else frozenset()
+        event = Event(event_id, event_type, record_type, dumps(body), _schools_of(record_type, obj), roles)
         self.events.append(event)
         self.event_ids.append(event_id)
         for listener in list(self.listeners):

@@ -227,8 +227,24 @@ class SimulatorHandle:
         """The next ``/oauth/authorize`` logs in this user (default: the district's first district admin)."""
         self._call("POST", "/oauth/next", {"user_id": user_id, "district_id": district_id})
 
+    def set_overshare(self, overshare: bool) -> None:
+        """Serve students and contacts to every token whatever its scopes (the worst case), or not."""
+        self._call("POST", "/scopes", {"honour": not overshare})
+
+    def token_scopes(self, district_id: str | None = None) -> list[str]:
+        """The scopes the district's token carries (what its admin granted)."""
+        return list(self._call("GET", "/scopes")["scopes"].get(district_id or self.district.id, []))
+
+    def student_objects_served(self) -> int:
+        """Student and contact user objects in every logged answer (lists, reads, events)."""
+        return sum(int(entry.get("student_objects", 0)) for entry in self.requests())
+
     def set_code_ttl(self, seconds: float) -> None:
         self._call("POST", "/oauth", {"code_ttl": seconds})
+
+    def set_consent_screen(self, shown: bool) -> None:
+        """Show a browser Clever's consent page (Approve / Deny) on /oauth/authorize, or not."""
+        self._call("POST", "/oauth", {"consent_screen": shown})
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""

@@ -13,11 +13,14 @@ from typing import Any
 
 from simulator.ids import machine_part, make_id
 
+# What a district shares before any app asked for less (the recorded listing's scopes, plus
+# contacts); an authorize request with a ``scope`` replaces them with what it asked for.
 DISTRICT_SCOPES: tuple[str, ...] = (
     "read:district_admins_basic",
     "read:school_admins_basic",
     "read:teachers_basic",
     "read:students_basic",
+    "read:student_contacts",
     "read:sections",
     "read:user_id",
 )
@@ -97,6 +100,13 @@ class TokenRegistry:
             self.district_tokens[district_id] = token
             self._principals[value] = Principal("district", district_id)
             return token
+
+    def set_scopes(self, district_id: str, scopes: tuple[str, ...]) -> None:
+        """What the district granted at the consent screen; the token itself does not change."""
+        with self._lock:
+            token = self.district_tokens.get(district_id)
+            if token is not None:
+                token.scopes = scopes
 
     def revoke_district(self, district_id: str) -> bool:
         with self._lock:

@@ -30,11 +30,39 @@ def get_district(
     return row._mapping if row else None
 
 
-def list_districts(conn: Connection, *, status: str | None = None) -> list[RowMapping]:
+def list_districts(
+    conn: Connection, *, status: str | None = None, tenant_id: str | None = None
+) -> list[RowMapping]:
+    """Every connection, or one tenant's (`tenant_id`), optionally in one status."""
     query = select(districts).order_by(districts.c.id)
     if status is not None:
         query = query.where(districts.c.status == status)
+    if tenant_id is not None:
+        query = query.where(districts.c.tenant_id == tenant_id)
     return [row._mapping for row in conn.execute(query)]
+
+
+class OwnedByAnotherTenant(Exception):
+    """The Clever district is connected by another VenueOS tenant."""
+
+
+def tenant_of(conn: Connection, district_id: str) -> str | None:
+    """The tenant that owns a connection (None: no such district, or not owned yet)."""
+    return conn.execute(select(districts.c.tenant_id).where(districts.c.id == district_id)).scalar()
+
+
+def assign_tenant(conn: Connection, district_id: str, tenant_id: str) -> None:
+    """Make `tenant_id` the owner of a connection nobody owns; the same owner again is a no-op.
+
+    Raises OwnedByAnotherTenant when another tenant owns it. Call it in the transaction that
+    saves the connection, after `get_district(..., for_update=True)`, so two tenants racing for
+    one Clever district cannot both win.
+    """
+    current = tenant_of(conn, district_id)
+    if current is not None and current != tenant_id:
+        raise OwnedByAnotherTenant(district_id)
+    if current is None:
+        conn.execute(update(districts).where(districts.c.id == district_id).values(tenant_id=tenant_id))
 
 
 def save_connection(

@@ -29,8 +29,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No pre-ping: it costs a round trip per checkout; a connection that went stale fails
-        # its transaction, which the actors retry, and recycling bounds how long one lives.
+        # Pre-ping: a connection PostgreSQL dropped (a restart, a terminated backend) is replaced
+        # at checkout instead of failing a request or a transaction; one round trip per checkout.
+        pool_pre_ping=True,
         pool_recycle=300,
         hide_parameters=True,  # SQL errors would otherwise carry names and emails into the logs
         connect_args={"application_name": "rostersync"},

@@ -8,7 +8,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, delete, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
@@ -102,8 +113,17 @@ def schedules_for_schools(
     return {key: BellSchedule(key[0], ScheduleSource(key[1]), tuple(value)) for key, value in periods.items()}
 
 
-def staff_by_clever_id(conn: Connection, clever_id: str, district_id: str | None = None) -> list[RowMapping]:
+def staff_by_clever_id(
+    conn: Connection,
+    clever_id: str,
+    district_id: str | None = None,
+    *,
+    scope: ColumnElement[bool] | None = None,
+) -> list[RowMapping]:
+    """Staff rows with this Clever id, in one district or any, within `scope` (reachable districts)."""
     query = select(staff_users).where(staff_users.c.clever_id == clever_id)
+    if scope is not None:
+        query = query.where(scope)
     if district_id is not None:
         query = query.where(staff_users.c.district_id == district_id)
     return [row._mapping for row in conn.execute(query.order_by(staff_users.c.id))]
@@ -130,14 +150,15 @@ def count_runs(conn: Connection, district_id: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def claim_nonce(engine: Engine, nonce: str) -> bool:
-    """Record an OAuth state's nonce as used; False when it was used before (a replay).
+def claim_nonce(engine: Engine, nonce: str, **values: Any) -> bool:
+    """Record an OAuth state's nonce as used (with `values`: tenant_id, session_id, error);
+    False when it was used before (a replay).
 
     A transaction of its own: the primary key decides, so two racing callbacks cannot both win.
     """
     try:
         with engine.begin() as conn:
-            conn.execute(oauth_states.insert().values(nonce=nonce))
+            conn.execute(oauth_states.insert().values(nonce=nonce, **values))
     except IntegrityError:
         return False
     return True
@@ -167,3 +188,24 @@ def record_audit(
             district_id=district_id, actor=actor, action=action, subject=subject, details=details
         )
     )
+
+
+def audit_page(
+    conn: Connection,
+    scope: ColumnElement[bool],
+    *,
+    district_id: str | None,
+    before: int | None,
+    limit: int,
+) -> tuple[list[RowMapping], int | None]:
+    """Audit rows newest first, within `scope` (a condition on the rows' district), keyset by id."""
+    query = select(audit_log).where(scope)
+    if district_id is not None:
+        query = query.where(audit_log.c.district_id == district_id)
+    if before is not None:
+        query = query.where(audit_log.c.id < before)
+    rows = [row._mapping for row in conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit + 1))]
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, int(rows[-1]["id"])
+    return rows, None

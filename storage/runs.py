@@ -55,6 +55,8 @@ def run_progress(conn: Connection, run_id: str) -> RowMapping | None:
         sync_runs.c.status,
         sync_runs.c.ingest_done,
         sync_runs.c.pages_published,
+        sync_runs.c.crawl_token,
+        sync_runs.c.crawl_starts,
     ).where(sync_runs.c.id == run_id)
     row = conn.execute(query).first()
     return row._mapping if row else None
@@ -86,6 +88,53 @@ def latest_run(conn: Connection, district_id: str) -> RowMapping | None:
 def update_run(conn: Connection, run_id: str, **values: Any) -> None:
     values.setdefault("heartbeat_at", now())
     conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(**values))
+
+
+def start_crawl(conn: Connection, run_id: str) -> int:
+    """Take the run's next crawl token and record the checkpoint rank the crawl starts from.
+
+    The increment is one statement, so two crawlers starting at once get different tokens even
+    where rows cannot be locked beforehand (SQLite); it also holds the row until commit."""
+    row = conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.id == run_id)
+        .values(crawl_token=sync_runs.c.crawl_token + 1, heartbeat_at=now())
+        .returning(sync_runs.c.crawl_token, sync_runs.c.checkpoint_rank, sync_runs.c.crawl_starts)
+    ).one()
+    token = int(row.crawl_token)
+    starts = {**(row.crawl_starts or {}), str(token): int(row.checkpoint_rank)}
+    conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(crawl_starts=starts))
+    return token
+
+
+def save_checkpoint(conn: Connection, run_id: str, token: int, rank: int, **values: Any) -> bool:
+    """Store a crawler's checkpoint; False (nothing written) when its token is no longer the
+    run's or the stored checkpoint is further along than `rank`."""
+    values.setdefault("heartbeat_at", now())
+    result = conn.execute(
+        update(sync_runs)
+        .where(
+            sync_runs.c.id == run_id,
+            sync_runs.c.crawl_token == token,
+            sync_runs.c.checkpoint_rank <= rank,
+        )
+        .values(checkpoint_rank=rank, **values)
+    )
+    return result.rowcount == 1
+
+
+def update_for_crawler(conn: Connection, run_id: str, token: int, **values: Any) -> bool:
+    """Update the run only while `token` is its current crawl token."""
+    values.setdefault("heartbeat_at", now())
+    result = conn.execute(
+        update(sync_runs).where(sync_runs.c.id == run_id, sync_runs.c.crawl_token == token).values(**values)
+    )
+    return result.rowcount == 1
+
+
+def crawl_token(conn: Connection, run_id: str) -> int | None:
+    value = conn.execute(select(sync_runs.c.crawl_token).where(sync_runs.c.id == run_id)).scalar()
+    return None if value is None else int(value)
 
 
 def last_activity(conn: Connection, run: RowMapping) -> datetime:

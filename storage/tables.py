@@ -55,6 +55,7 @@ districts = Table(
     Column("token_id", String(64)),  # Clever's id of the district token (not secret)
     Column("scopes", Json, nullable=False, server_default="[]"),
     Column("authorized_by", String(64)),  # Clever user id of who approved
+    Column("tenant_id", String(128), index=True),  # the VenueOS tenant that owns the connection
     Column("events_cursor", String(64)),
     Column("events_cursor_at", DateTime(timezone=True)),
     Column("timezone", String(64), nullable=False, server_default="America/New_York"),
@@ -206,7 +207,26 @@ sync_runs = Table(
     Column("heartbeat_at", DateTime(timezone=True)),  # last sign of progress, to spot abandoned runs
     Column("ingest_finished_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # One crawler per run: every crawl start takes the next token, and only the holder of the
+    # current one may move the checkpoint (whose rank never goes down) or end the crawl.
+    Column("crawl_token", Integer, nullable=False, server_default="0"),
+    Column("checkpoint_rank", BigInteger, nullable=False, server_default="0"),
+    Column("crawl_starts", Json, nullable=False, server_default="{}"),  # token -> rank it started at
     Index("ix_sync_runs_district_queued", "district_id", "queued_at"),
+)
+
+# Messages that must follow a commit, written in the same transaction; published right after
+# the commit, or later by the relay when the broker was unavailable then.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("queue_name", String(200), nullable=False),
+    Column("message", Json, nullable=False),  # the Dramatiq message as its fields, ids included
+    Column("available_at", DateTime(timezone=True), nullable=False),  # not published before
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # A message's idempotency key is recorded in the transaction that applied it; a redelivered
@@ -243,6 +263,13 @@ oauth_states = Table(
     Column("district_id", String(64)),  # filled in by the connect actor, for the progress page
     Column("error", Text),
     Column("used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("tenant_id", String(128)),  # the tenant whose session started the connection
+    Column("session_id", String(64)),  # that browser session
+    # The Clever district and user the code was exchanged for (before the token is saved): a
+    # connect retried after a crash finishes from the token listing.
+    Column("exchanged_district_id", String(64)),
+    Column("authorized_by", String(64)),
+    Column("run_id", String(64)),  # the connect run the progress page follows
 )
 
 audit_log = Table(
@@ -264,7 +291,32 @@ deletion_receipts = Table(
     Column("district_id", String(64), nullable=False),
     Column("requested_by", Text, nullable=False),
     Column("counts", Json, nullable=False),
+    Column("tenant_id", String(128), index=True),  # the district's row is gone; its tenant still sees this
     Column("completed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A message that gave up (retries spent, or an error no retry can fix), kept with its cause and
+# the message itself so an operator can replay it once the cause is fixed, or drop it. One row
+# per message id: a replayed message that fails again updates its row.
+failed_messages = Table(
+    "failed_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("queue", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("district_id", String(64)),
+    Column("idempotency_key", String(200)),
+    Column("cause", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failed_at", DateTime(timezone=True), nullable=False),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False),
+    Column("message", Json, nullable=False),
+    Column("status", String(16), nullable=False, server_default="waiting"),  # waiting|replayed|dropped
+    Column("resolved_by", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Index("ix_failed_messages_district", "district_id", "id"),
+    Index("ix_failed_messages_status", "status", "id"),
 )
 
 scheduler_slots = Table(

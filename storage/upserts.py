@@ -7,6 +7,10 @@ events converge and an unchanged reconcile writes nothing. The comparison reads 
 touches); the same guard is repeated in the SQL `ON CONFLICT ... WHERE`, which keeps concurrent
 writers safe, and the statement returns the rows it wrote, so the counters stay exact when a
 newer write lands between the read and the write.
+
+A stored position from the future (beyond now plus the allowed clock skew: a sender's clock ran
+ahead, or a forged id) orders nothing: any source may overwrite that row, and the row then takes
+the writer's position, so a full sync repairs what such a position pinned.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.entities import Entity
 from domain.hashing import content_hash
+from domain.positions import DEFAULT_CLOCK_SKEW_SECONDS, future_bound
 
 _BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
 _NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
@@ -87,11 +92,17 @@ def upsert_entities(
     *,
     deleted: bool = False,
     source_hashes: Sequence[str | None] | None = None,
+    skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> UpsertOutcome:
     """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
     sources = source_hashes if source_hashes is not None else [None] * len(entities)
     versions = [Version(e, position, deleted, h) for e, h in zip(entities, sources, strict=True)]
-    return upsert_versions(conn, table, district_id, versions)
+    return upsert_versions(conn, table, district_id, versions, skew_seconds=skew_seconds)
+
+
+def _future_after(skew_seconds: float) -> str:
+    """Stored positions above this came from the future and order nothing."""
+    return future_bound(datetime.now(UTC), skew_seconds)
 
 
 def has_rows(conn: Connection, table: Table, district_id: str) -> bool:
@@ -100,24 +111,43 @@ def has_rows(conn: Connection, table: Table, district_id: str) -> bool:
 
 
 def unchanged_sources(
-    conn: Connection, table: Table, district_id: str, hashes: Mapping[str, str]
+    conn: Connection,
+    table: Table,
+    district_id: str,
+    hashes: Mapping[str, str],
+    *,
+    skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> set[str]:
     """The ids whose active row was mapped from exactly this Clever object (same source hash):
-    a sync may count them unchanged without mapping them again."""
+    a sync may count them unchanged without mapping them again. A row pinned by a position from
+    the future is never among them, so the sync rewrites it with its own position."""
+    future_after = _future_after(skew_seconds)
     if conn.dialect.name == "postgresql":
         # Compared in PostgreSQL: only the matching ids come back, not a row per object.
-        params = {"wanted": orjson.dumps(hashes).decode(), "district_id": district_id}
+        params = {
+            "wanted": orjson.dumps(hashes).decode(),
+            "district_id": district_id,
+            "future_after": future_after,
+        }
         return set(conn.execute(_same_source(table), params).scalars())
     stored = _existing(conn, table, district_id, hashes.keys())
     return {
         clever_id
         for clever_id, row in stored.items()
-        if row.active and not row.deleted and row.source_hash == hashes[clever_id]
+        if row.active
+        and not row.deleted
+        and row.source_hash == hashes[clever_id]
+        and row.source_position <= future_after
     }
 
 
 def upsert_versions(
-    conn: Connection, table: Table, district_id: str, versions: Sequence[Version]
+    conn: Connection,
+    table: Table,
+    district_id: str,
+    versions: Sequence[Version],
+    *,
+    skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> UpsertOutcome:
     """Write the versions that change something, each guarded by its own position."""
     outcome = UpsertOutcome()
@@ -134,12 +164,13 @@ def upsert_versions(
         return outcome
     existing = _existing(conn, table, district_id, newest.keys())
     now = datetime.now(UTC)
+    future_after = future_bound(now, skew_seconds)
     to_write: list[tuple[dict[str, Any], Change]] = []  # (row, the counter it goes to once written)
     refresh: list[dict[str, str]] = []  # unchanged rows whose source hash is missing or outdated
     for clever_id, (entity, position, deleted, source) in newest.items():
         digest = content_hash(entity)
         stored = existing.get(clever_id)
-        change = _change(stored, digest, position, deleted)
+        change = _change(stored, digest, position, deleted, future_after)
         if change in ("stale", "unchanged"):
             outcome.count(change)
             if (
@@ -168,7 +199,7 @@ def upsert_versions(
     if not to_write:
         return outcome
     to_write.sort(key=lambda pair: pair[0]["clever_id"])
-    written = write_rows(conn, table, [row for row, _ in to_write])
+    written = write_rows(conn, table, [row for row, _ in to_write], future_after=future_after)
     for row, change in to_write:
         if row["clever_id"] in written:
             outcome.count(change)
@@ -214,37 +245,43 @@ def _same_source(table: Table) -> Any:
         table.c.source_hash == wanted.c.value,
         table.c.active.is_(True),
         table.c.deleted.is_(False),
+        table.c.source_position <= bindparam("future_after"),
     )
 
 
-def _change(stored: Any, digest: str, position: str, deleted: bool) -> Change:
+def _change(stored: Any, digest: str, position: str, deleted: bool, future_after: str) -> Change:
     """What writing this version would be: created, updated, restored, unchanged or stale."""
     if stored is None:
         return "created"
-    if stored.source_position > position:
+    # A row pinned by a position from the future is rewritten even when its content is the
+    # same: the point is to replace that position.
+    pinned = stored.source_position > future_after
+    if stored.source_position > position and not pinned:
         return "stale"
     if deleted:
-        return "unchanged" if stored.deleted else "updated"
+        return "unchanged" if stored.deleted and not pinned else "updated"
     if not stored.active:
         return "restored"
-    return "unchanged" if stored.content_hash == digest else "updated"
+    return "unchanged" if stored.content_hash == digest and not pinned else "updated"
 
 
-def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> set[str]:
+def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, future_after: str) -> set[str]:
     """The guarded upsert of a batch; returns the Clever ids it wrote. On PostgreSQL one statement
-    for the whole batch (the rows travel as one JSON document), elsewhere an executemany."""
+    for the whole batch (the rows travel as one JSON document), elsewhere an executemany.
+    `future_after`: stored positions above it came from the future and guard nothing."""
     keys = tuple(rows[0].keys())
     statement = _guarded_upsert(table, keys, conn.dialect.name)
     if conn.dialect.name != "postgresql":
         # SQLite lets one writer at a time in and fails a transaction whose reads went stale,
         # so every row compared above is written.
-        conn.execute(statement, rows)
+        conn.execute(statement, [{**row, "future_after": future_after} for row in rows])
         return {row["clever_id"] for row in rows}
     try:
         document = orjson.dumps(rows).decode()
     except TypeError:  # integers beyond 64 bits in an `ext` field
         document = json.dumps(rows, default=str)
-    return set(conn.execute(statement.returning(table.c.clever_id), {"rows": document}).scalars())
+    params = {"rows": document, "future_after": future_after}
+    return set(conn.execute(statement.returning(table.c.clever_id), params).scalars())
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
@@ -317,23 +354,33 @@ def _guarded_upsert(table: Table, keys: tuple[str, ...], dialect: str) -> Any:
     else:
         stmt = sqlite.insert(table)
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
+    pinned = table.c.source_position > bindparam("future_after", type_=Text)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.district_id, table.c.clever_id],
         set_={k: stmt.excluded[k] for k in updatable},
-        where=(table.c.source_position <= stmt.excluded.source_position)
+        where=((table.c.source_position <= stmt.excluded.source_position) | pinned)
         & (
             table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
             | (table.c.active != stmt.excluded.active)
             | (table.c.deleted != stmt.excluded.deleted)
+            | pinned
         ),
     )
 
 
 def deactivate_entities(
-    conn: Connection, table: Table, district_id: str, ids: list[str], position: str
+    conn: Connection,
+    table: Table,
+    district_id: str,
+    ids: list[str],
+    position: str,
+    *,
+    skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> int:
-    """Soft-delete rows Clever no longer shows, unless a newer source already wrote them."""
+    """Soft-delete rows Clever no longer shows, unless a newer source already wrote them (a
+    position from the future is not newer)."""
     done, now = 0, datetime.now(UTC)
+    future_after = future_bound(now, skew_seconds)
     for start in range(0, len(ids), 5_000):
         result = conn.execute(
             update(table)
@@ -341,7 +388,7 @@ def deactivate_entities(
                 table.c.district_id == district_id,
                 table.c.clever_id.in_(ids[start : start + 5_000]),
                 table.c.active.is_(True),
-                table.c.source_position <= position,
+                (table.c.source_position <= position) | (table.c.source_position > future_after),
             )
             .values(active=False, deactivated_at=now, source_position=position, updated_at=now)
         )

@@ -3,6 +3,7 @@ worker processes started as an operator starts them (`rostersync gateway`, `rost
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,12 +19,16 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, RowMapping, create_engine, select
 
+from gateway.identity import IdentityKeyring, issue_assertion
+from rostersync.settings import Settings
 from simulator.testing import SimulatorHandle, free_port, start_simulator
 from storage.database import normalize_url
 from storage.tables import sync_runs
 
 ADMIN_TOKEN = "e2e-admin-token"
 WEBHOOK_SECRET = "e2e-webhook-secret"
+IDENTITY_KEY = "e2e:e2e-identity-secret-0123456789abcdef"  # how VenueOS signs assertions here
+TENANT = "e2e-tenant"
 WAIT_LIMIT = 180.0  # a bound on waiting, not a speed assertion
 
 
@@ -45,18 +51,27 @@ class Stack:
     gateway_url: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rostersync.cli", *args], env=self.env, start_new_session=True
-        )
+    def _spawn(self, *args: str, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+        """`log_path`: where the process's output goes (its JSON log lines), else the test's own."""
+        with contextlib.ExitStack() as files:
+            output = files.enter_context(log_path.open("ab")) if log_path else None
+            process = subprocess.Popen(
+                [sys.executable, "-m", "rostersync.cli", *args],
+                env=self.env,
+                start_new_session=True,
+                stdout=output,
+                stderr=output,
+            )
         self.processes.append(process)
         return process
 
-    def start_worker(self, *queues: str, processes: int = 1, threads: int = 4) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *queues: str, processes: int = 1, threads: int = 4, log_path: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         args = ["worker", "--processes", str(processes), "--threads", str(threads)]
         if queues:
             args += ["--queues", *queues]
-        return self._spawn(*args)
+        return self._spawn(*args, log_path=log_path)
 
     def start_gateway(self) -> None:
         port = free_port()
@@ -81,10 +96,17 @@ class Stack:
             base_url=self.gateway_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
         )
 
-    def connect_via_oauth(self) -> httpx.Response:
-        """What a district admin does: click Connect, approve at Clever, land on the progress page."""
+    def assertion(self, tenant: str = TENANT, role: str = "district_admin") -> str:
+        """An identity assertion as VenueOS would sign it for a signed-in person."""
+        keyring = IdentityKeyring.from_settings(Settings(identity_keys=(IDENTITY_KEY,)))
+        return issue_assertion(keyring, sub="e2e-admin", tenant=tenant, role=role)
+
+    def connect_via_oauth(self, tenant: str = TENANT) -> httpx.Response:
+        """What a district admin does: sign in from VenueOS, click Connect, approve at Clever, land
+        on the progress page (the session cookie rides along, as in a browser)."""
         with httpx.Client(timeout=30, follow_redirects=True) as browser:
-            return browser.get(f"{self.gateway_url}/oauth/clever/start")
+            params = {"assertion": self.assertion(tenant), "next": "/oauth/clever/start"}
+            return browser.get(f"{self.gateway_url}/session", params=params)
 
     def runs(self, district_id: str) -> list[RowMapping]:
         with self.engine.connect() as conn:
@@ -140,6 +162,7 @@ def make_stack(clean_postgres: str, broker_url: str, queue_prefix: str) -> Itera
             "ENCRYPTION_KEYS": f"e2e:{Fernet.generate_key().decode()}",
             "ADMIN_TOKENS": ADMIN_TOKEN,
             "WEBHOOK_SECRETS": WEBHOOK_SECRET,
+            "IDENTITY_KEYS": IDENTITY_KEY,
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "WARNING",
             **(extra_env or {}),

@@ -52,6 +52,9 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            # The timeout was for connecting only: an idle AMQP connection (a consumer waiting
+            # for work) must not be cut after five quiet seconds.
+            upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from gateway.app import build_app
-from gateway.oauth_routes import STATE_PURPOSE
+from gateway.identity import Principal
+from gateway.oauth_routes import STATE_PURPOSE, session_digest
 from gateway.oauth_state import issue_state
+from gateway.sessions import COOKIE_NAME, encode_session, session_key
 from gateway.webhook_signature import signature_header
 from messaging.broker import make_broker
 from rostersync.runtime import Runtime
@@ -29,6 +31,8 @@ pytestmark = pytest.mark.integration
 SECRET = "integration-webhook-secret"
 ADMIN_TOKEN = "integration-admin-token"
 CLOSED_PORT_URL = "amqp://guest:guest@127.0.0.1:1/%2F"
+DISTRICT_ID = "5b2ad81a709e300001e2cd7a"
+STAFF_ID = "5b2ad81a709e300001e2c0a1"
 
 
 @contextmanager
@@ -69,6 +73,16 @@ def signed_post(client: TestClient, body: Any) -> Any:
     return client.post("/webhooks/clever", content=raw, headers=headers)
 
 
+def signed_in_state(rt: Runtime, client: TestClient) -> str:
+    """A district admin's session cookie on `client`, and an OAuth state started from it."""
+    principal = Principal(sub="ada", role="district_admin", tenant="tenant-a", credential="session")
+    session_id = "integration-session-0001"
+    cookie = encode_session(session_key(rt), principal, session_id, time.time() + 600)
+    client.cookies.set(COOKIE_NAME, cookie)
+    binding = f"|{session_digest(session_id)}|tenant-a"
+    return issue_state(rt.keyring.signing_key(STATE_PURPOSE), binding=binding)
+
+
 def school_event(event_id: str) -> dict[str, Any]:
     return {
         "id": event_id,
@@ -96,7 +110,7 @@ def test_callback_publishes_the_connect_message_and_refuses_a_replay(
     clean_postgres: str, broker_url: str, queue_prefix: str
 ) -> None:
     with gateway(clean_postgres, broker_url) as (rt, client):
-        state = issue_state(rt.keyring.signing_key(STATE_PURPOSE))
+        state = signed_in_state(rt, client)
         first = client.get("/oauth/clever/callback", params={"code": "c1", "state": state})
         replay = client.get("/oauth/clever/callback", params={"code": "c2", "state": state})
     assert first.status_code == 303
@@ -109,7 +123,7 @@ def test_broker_unreachable_means_503_and_the_nonce_is_released(
 ) -> None:
     with gateway(clean_postgres, CLOSED_PORT_URL) as (rt, client):
         webhook = signed_post(client, school_event("6a0000000000000000000001"))
-        state = issue_state(rt.keyring.signing_key(STATE_PURPOSE))
+        state = signed_in_state(rt, client)
         callback = client.get("/oauth/clever/callback", params={"code": "c", "state": state})
         with rt.engine.connect() as conn:
             remaining = conn.execute(select(oauth_states.c.nonce)).all()
@@ -126,11 +140,11 @@ def test_admin_override_and_listing_on_postgresql(
 ) -> None:
     with gateway(clean_postgres, broker_url) as (rt, client):
         with rt.engine.begin() as conn:
-            conn.execute(districts.insert().values(id="d1", name="One", status="active"))
+            conn.execute(districts.insert().values(id=DISTRICT_ID, name="One", status="active"))
             conn.execute(
                 staff_users.insert().values(
-                    district_id="d1",
-                    clever_id="u1",
+                    district_id=DISTRICT_ID,
+                    clever_id=STAFF_ID,
                     source_position="p",
                     first_name="Ada",
                     last_name="L",
@@ -140,12 +154,12 @@ def test_admin_override_and_listing_on_postgresql(
                 )
             )
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        changed = client.patch("/v1/staff/u1", json={"role": "DISTRICT_ADMIN"}, headers=auth)
-        listed = client.get("/v1/districts/d1/staff", headers=auth).json()
-        sync = client.post("/v1/districts/d1/sync", headers=auth)
+        changed = client.patch(f"/v1/staff/{STAFF_ID}", json={"role": "DISTRICT_ADMIN"}, headers=auth)
+        listed = client.get(f"/v1/districts/{DISTRICT_ID}/staff", headers=auth).json()
+        sync = client.post(f"/v1/districts/{DISTRICT_ID}/sync", headers=auth)
     assert changed.status_code == 200
     assert [(s["id"], s["synced_role"], s["role"]) for s in listed["staff"]] == [
-        ("u1", "CONTRIBUTOR", "DISTRICT_ADMIN")
+        (STAFF_ID, "CONTRIBUTOR", "DISTRICT_ADMIN")
     ]
     assert sync.status_code == 202 and sync.json()["created"] is True
     assert queue_depth(broker_url, f"{queue_prefix}ingest") == 1

@@ -11,6 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from clever_client import CleverBadRequest, CleverOAuth, CleverUnauthorized, CleverUnavailable, DistrictToken
+from clever_client.oauth import SCOPES, private_scopes
 
 OAUTH = "https://clever.test"
 API = "https://api.clever.test"
@@ -50,9 +51,20 @@ def test_authorize_url() -> None:
         "client_id": ["app-id"],
         "redirect_uri": ["https://app.example/cb?x=1"],
         "state": ["st&ate"],
+        "scope": [" ".join(SCOPES)],
         "district_id": ["d1"],
     }
     assert "district_id" not in oauth.authorize_url("https://app.example/cb", "s")
+
+
+def test_authorize_url_asks_for_no_student_or_contact_scope() -> None:
+    scope = parse_qs(urlsplit(oauth_for(Recorder()).authorize_url("https://a/cb", "s")).query)["scope"][0]
+    assert "read:user_id" in scope.split()
+    assert private_scopes(scope.split()) == [] and "student" not in scope and "contact" not in scope
+    assert private_scopes(["read:students_basic", "read:student_contacts", "read:sections"]) == [
+        "read:students_basic",
+        "read:student_contacts",
+    ]
 
 
 def test_exchange_code_posts_json_with_basic_auth() -> None:

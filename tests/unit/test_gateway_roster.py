@@ -19,6 +19,13 @@ from domain.entities import BellPeriod, BellSchedule, ScheduleSource
 from storage.schedules import save_schedule
 from storage.tables import audit_log, classrooms, terms
 
+STAFF = "5b2ad81a709e300001e2c0a1"
+TWIN = "5b2ad81a709e300001e2c0a2"
+UNKNOWN_STAFF = "5b2ad81a709e300001e2c0ff"
+SCHOOL = "5b2ad81a709e300001e2c051"
+SCHOOL_2 = "5b2ad81a709e300001e2c052"
+FOREIGN_SCHOOL = "5b2ad81a709e300001e2c059"
+
 
 @pytest.fixture
 def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
@@ -104,7 +111,7 @@ def test_other_listings_are_scoped_to_the_district(h: Harness) -> None:
     assert (classroom["id"], classroom["school_id"], classroom["teacher_ids"]) == ("c1", "s1", ["u1"])
     [term] = h.client.get(f"{base}/terms", headers=h.admin()).json()["terms"]
     assert (term["id"], term["start_date"]) == ("t1", "2024-08-20")
-    assert h.client.get("/v1/districts/nope/staff", headers=h.admin()).status_code == 404
+    assert h.client.get(f"/v1/districts/{'f' * 24}/staff", headers=h.admin()).status_code == 404
 
 
 def test_bad_cursor_is_422(h: Harness) -> None:
@@ -116,9 +123,9 @@ def test_bad_cursor_is_422(h: Harness) -> None:
 
 
 def test_override_sets_only_the_override_columns_and_is_audited(h: Harness) -> None:
-    h.add_staff("u1")
-    before = h.staff_row("u1")
-    response = h.client.patch("/v1/staff/u1", json={"role": "SCHOOL_ADMIN"}, headers=h.admin())
+    h.add_staff(STAFF)
+    before = h.staff_row(STAFF)
+    response = h.client.patch(f"/v1/staff/{STAFF}", json={"role": "SCHOOL_ADMIN"}, headers=h.admin())
     assert response.status_code == 200
     body = response.json()
     assert (body["synced_role"], body["override_role"], body["role"]) == (
@@ -126,41 +133,44 @@ def test_override_sets_only_the_override_columns_and_is_audited(h: Harness) -> N
         "SCHOOL_ADMIN",
         "SCHOOL_ADMIN",
     )
-    after = h.staff_row("u1")
+    after = h.staff_row(STAFF)
     assert after.override_set_by == f"admin:{FINGERPRINT}" and after.override_set_at is not None
     untouched = ("synced_role", "role_reason", "content_hash", "source_position", "updated_at")
     assert all(getattr(after, name) == getattr(before, name) for name in untouched)
     with h.rt.engine.connect() as conn:
         [audit] = conn.execute(select(audit_log)).all()
-    assert (audit.district_id, audit.action, audit.subject) == (DISTRICT, "staff.role_override_set", "u1")
+    assert (audit.district_id, audit.action, audit.subject) == (DISTRICT, "staff.role_override_set", STAFF)
     assert audit.actor == f"admin:{FINGERPRINT}" and ADMIN_TOKEN not in str(audit.details)
     assert audit.details == {"from": None, "to": "SCHOOL_ADMIN"}
 
 
 def test_override_cleared_with_null(h: Harness) -> None:
-    h.add_staff("u1", override_role="RESTRICTED_VIEWER", override_set_by="admin:x")
-    response = h.client.patch("/v1/staff/u1", json={"role": None}, headers=h.admin(OTHER_ADMIN_TOKEN))
+    h.add_staff(STAFF, override_role="RESTRICTED_VIEWER", override_set_by="admin:x")
+    response = h.client.patch(f"/v1/staff/{STAFF}", json={"role": None}, headers=h.admin(OTHER_ADMIN_TOKEN))
     assert (response.json()["override_role"], response.json()["role"]) == (None, "CONTRIBUTOR")
-    row = h.staff_row("u1")
+    row = h.staff_row(STAFF)
     assert (row.override_role, row.override_set_by, row.override_set_at) == (None, None, None)
 
 
 @pytest.mark.parametrize("body", [{"role": "KING"}, {"role": 3}, {"roles": "SCHOOL_ADMIN"}, {}])
 def test_override_with_an_invalid_role_is_422(h: Harness, body: dict[str, Any]) -> None:
-    h.add_staff("u1")
-    response = h.client.patch("/v1/staff/u1", json=body, headers=h.admin())
+    h.add_staff(STAFF)
+    response = h.client.patch(f"/v1/staff/{STAFF}", json=body, headers=h.admin())
     assert response.status_code == 422
-    assert h.staff_row("u1").override_role is None
+    assert h.staff_row(STAFF).override_role is None
 
 
 def test_override_of_unknown_or_ambiguous_staff(h: Harness) -> None:
-    assert h.client.patch("/v1/staff/who", json={"role": None}, headers=h.admin()).status_code == 404
-    h.add_staff("twin")
-    h.add_staff("twin", district_id=OTHER_DISTRICT)
-    ambiguous = h.client.patch("/v1/staff/twin", json={"role": "CONTRIBUTOR"}, headers=h.admin())
+    assert (
+        h.client.patch(f"/v1/staff/{UNKNOWN_STAFF}", json={"role": None}, headers=h.admin()).status_code
+        == 404
+    )
+    h.add_staff(TWIN)
+    h.add_staff(TWIN, district_id=OTHER_DISTRICT)
+    ambiguous = h.client.patch(f"/v1/staff/{TWIN}", json={"role": "CONTRIBUTOR"}, headers=h.admin())
     assert ambiguous.status_code == 409
     scoped = h.client.patch(
-        f"/v1/staff/twin?district_id={OTHER_DISTRICT}", json={"role": "CONTRIBUTOR"}, headers=h.admin()
+        f"/v1/staff/{TWIN}?district_id={OTHER_DISTRICT}", json={"role": "CONTRIBUTOR"}, headers=h.admin()
     )
     assert scoped.status_code == 200
 
@@ -175,15 +185,15 @@ def schedules(h: Harness) -> dict[str, dict[str, Any]]:
 
 
 def test_manual_schedule_wins_over_clever_until_deleted(h: Harness) -> None:
-    h.add_school("s1")
-    h.add_school("s2")
-    clever = BellSchedule("s1", ScheduleSource.CLEVER, (BellPeriod("1", "08:00", "08:50"),))
+    h.add_school(SCHOOL)
+    h.add_school(SCHOOL_2)
+    clever = BellSchedule(SCHOOL, ScheduleSource.CLEVER, (BellPeriod("1", "08:00", "08:50"),))
     with h.rt.engine.begin() as conn:
         save_schedule(conn, DISTRICT, clever)
-    assert schedules(h)["s1"]["source"] == "clever"
-    assert schedules(h)["s2"] == {
-        "school_id": "s2",
-        "school_name": "School s2",
+    assert schedules(h)[SCHOOL]["source"] == "clever"
+    assert schedules(h)[SCHOOL_2] == {
+        "school_id": SCHOOL_2,
+        "school_name": f"School {SCHOOL_2}",
         "source": None,
         "periods": [],
         "has_manual": False,
@@ -195,14 +205,14 @@ def test_manual_schedule_wins_over_clever_until_deleted(h: Harness) -> None:
             {"label": "1", "start": "08:10", "end": "09:00"},
         ]
     }
-    path = f"/v1/districts/{DISTRICT}/schools/s1/bell-schedule"
+    path = f"/v1/districts/{DISTRICT}/schools/{SCHOOL}/bell-schedule"
     saved = h.client.put(path, json=manual, headers=h.admin())
     assert saved.status_code == 200 and saved.json()["has_clever"] is True
-    s1 = schedules(h)["s1"]
+    s1 = schedules(h)[SCHOOL]
     assert (s1["source"], s1["has_manual"], s1["has_clever"]) == ("manual", True, True)
     assert s1["periods"] == manual["periods"]
     assert h.client.delete(path, headers=h.admin()).status_code == 204
-    assert schedules(h)["s1"]["source"] == "clever"
+    assert schedules(h)[SCHOOL]["source"] == "clever"
     assert h.client.delete(path, headers=h.admin()).status_code == 404
 
 
@@ -219,16 +229,16 @@ def test_manual_schedule_wins_over_clever_until_deleted(h: Harness) -> None:
     ],
 )
 def test_invalid_manual_schedule_is_422(h: Harness, periods: list[dict[str, str]]) -> None:
-    h.add_school("s1")
-    path = f"/v1/districts/{DISTRICT}/schools/s1/bell-schedule"
+    h.add_school(SCHOOL)
+    path = f"/v1/districts/{DISTRICT}/schools/{SCHOOL}/bell-schedule"
     assert h.client.put(path, json={"periods": periods}, headers=h.admin()).status_code == 422
-    assert schedules(h)["s1"]["source"] is None
+    assert schedules(h)[SCHOOL]["source"] is None
 
 
 def test_manual_schedule_needs_a_school_of_the_district(h: Harness) -> None:
-    h.add_school("s9", district_id=OTHER_DISTRICT)
+    h.add_school(FOREIGN_SCHOOL, district_id=OTHER_DISTRICT)
     body = {"periods": [{"label": "1", "start": "08:00", "end": "09:00"}]}
-    path = f"/v1/districts/{DISTRICT}/schools/s9/bell-schedule"
+    path = f"/v1/districts/{DISTRICT}/schools/{FOREIGN_SCHOOL}/bell-schedule"
     response = h.client.put(path, json=body, headers=h.admin())
     assert response.status_code == 404
     assert response.json() == {"error": "school not found"}

@@ -1,0 +1,72 @@
+"""JSON bodies within bounds: parsed without RecursionError, nested at most MAX_DEPTH levels, and
+holding only strings PostgreSQL can store (no NUL, no lone surrogate) and only finite numbers.
+
+The size bound is the caller's (`inputs.read_capped`); this module bounds the shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.errors import ApiError
+
+MAX_DEPTH = 64
+
+
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def ascii_integer(raw: str, *, max_digits: int) -> int | None:
+    """`raw` as an int when it is 1..max_digits ASCII digits, else None (`'²'.isdigit()` is True)."""
+    if not raw or len(raw) > max_digits or not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def unstorable_string(value: str) -> str | None:
+    """Why PostgreSQL could not store `value`, or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def check_tree(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+    """Raises a 400 ApiError (too deep) or 422 (a string that cannot be stored). Iterative, so
+    no input can exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            reason = unstorable_string(node)
+            if reason is not None:
+                raise ApiError(422, f"JSON strings {reason}")
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth > max_depth:
+            raise ApiError(400, f"JSON nested deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            stack.extend((item, depth + 1) for item in node.values())
+        else:
+            stack.extend((item, depth + 1) for item in node)
+
+
+def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse a body: 400 for malformed or too deeply nested JSON, 422 for unstorable strings."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except RecursionError:
+        raise ApiError(400, f"JSON nested deeper than {max_depth} levels") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "malformed JSON") from None
+    check_tree(value, max_depth=max_depth)
+    return value
