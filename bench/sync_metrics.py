@@ -11,7 +11,7 @@ from bench.infra import ENTITY_TABLES
 from bench.stats import rate
 from storage.tables import processed_messages
 
-OUTCOMES = ("created", "updated", "unchanged", "restored", "deactivated", "stale")
+OUTCOMES = ("created", "updated", "unchanged", "restored", "deactivated", "outdated", "stale")
 
 
 def _ts(value: datetime | None) -> float | None:

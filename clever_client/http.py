@@ -20,6 +20,7 @@ import structlog
 from clever_client.errors import CleverError, CleverRateLimited, CleverUnavailable, error_for_status
 from clever_client.ratelimit import RateLimiter
 from clever_client.tokens import TokenSource
+from rostersync.metrics import series
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +129,7 @@ class HttpPolicy:
                     method, url, headers=request_headers, json=json, auth=auth, timeout=self._timeout
                 )
             except _TRANSIENT_ERRORS as exc:
+                series.CLEVER_REQUESTS.labels("error").inc()
                 kind = type(exc).__name__
                 may_repeat = idempotent or isinstance(exc, _NOT_SENT_ERRORS)
                 if not may_repeat or retries >= self.retry.max_retries:
@@ -138,13 +140,16 @@ class HttpPolicy:
 
             status = response.status_code
             request_id = request_id_of(response)
+            elapsed = time.monotonic() - started
+            series.CLEVER_REQUESTS.labels(str(status)).inc()
+            series.CLEVER_DURATION.observe(elapsed)
             log.debug(
                 "clever.request",
                 method=method,
                 path=path,
                 status=status,
                 clever_request_id=request_id,
-                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                elapsed_ms=round(elapsed * 1000, 1),
             )
             if 200 <= status < 300:
                 self.limiter.observe(response.headers)

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from rostersync.metrics import series
+
 # Clever documents no Retry-After; without a reset header wait one full window.
 DEFAULT_429_WAIT = 60.0
 # A reset further away than this is clock skew or a bad header: never park a worker longer.
@@ -68,6 +70,7 @@ class RateLimiter:
         remaining = parse_int(headers.get("x-ratelimit-remaining"))
         if remaining is None:
             return
+        series.CLEVER_RATE_LIMIT_REMAINING.set(remaining)
         now = self._clock()
         with self._lock:
             if remaining > 0:
@@ -90,6 +93,7 @@ class RateLimiter:
             wait = parse_retry_after(headers.get("retry-after"))
         if wait is None:
             wait = self._default_429_wait
+        series.CLEVER_RATE_LIMIT_REMAINING.set(0)
         # Jitter keeps many workers on one token from stampeding at the reset second.
         delay = min(wait, self._max_wait) + self._jitter(0.05, 0.5)
         with self._lock:

@@ -19,6 +19,7 @@ from gateway.admin_auth import principal, require_admin
 from gateway.admin_scope import district_condition, district_for
 from gateway.errors import invalid
 from gateway.json_limits import ascii_integer
+from gateway.serializers import iso
 from rostersync.runtime import Runtime
 from storage import read_models
 from storage.tables import audit_log
@@ -43,7 +44,7 @@ def record_action(
 def audit_json(row: Any) -> dict[str, Any]:
     return {
         "id": int(row["id"]),
-        "at": row["at"].isoformat(),
+        "at": iso(row["at"]),
         "district_id": row["district_id"],
         "actor": row["actor"],
         "action": row["action"],

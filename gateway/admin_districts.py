@@ -14,14 +14,15 @@ from gateway import inputs
 from gateway.admin_audit import record_action
 from gateway.admin_auth import admin_actor, principal, require_admin, require_operator
 from gateway.admin_scope import district_for, reachable_districts
-from gateway.district_options import InvalidOptions, merged_options, parse_changes
+from gateway.district_options import merged_options
 from gateway.errors import ApiError, invalid, unavailable
 from gateway.identity import Principal
 from gateway.inputs import read_json_object, read_optional_json_object
 from gateway.publishing import PUBLISH_ERRORS
+from gateway.request_models import DistrictPatch, Refusal, SyncRequest, validate_body
 from gateway.serializers import district_json, run_json
 from rostersync.runtime import Runtime
-from services.sync_requests import SyncRefused, request_sync
+from services.sync_requests import RunHeld, SyncRefused, request_sync
 from storage import connections, read_models, runs
 
 log = structlog.get_logger(__name__)
@@ -44,8 +45,8 @@ def routes(rt: Runtime) -> list[Route]:
     async def patch(request: Request) -> Response:
         body = await read_json_object(request, body_limit)
         try:
-            changes = parse_changes(body)
-        except InvalidOptions as exc:
+            changes = validate_body(DistrictPatch, body).changes()
+        except Refusal as exc:
             raise invalid(str(exc)) from None
         district_id = request.path_params["district_id"]
 
@@ -89,18 +90,19 @@ def routes(rt: Runtime) -> list[Route]:
 
     @admin
     async def sync(request: Request) -> Response:
-        body = await read_optional_json_object(request, body_limit)
-        if set(body) - {"kind"}:
-            raise invalid('the body must be {"kind": "full" | "reconcile"} or empty')
-        kind = body.get("kind", "full")
-        if kind not in ("full", "reconcile"):
-            raise invalid('kind must be "full" or "reconcile"')
+        try:
+            kind = validate_body(SyncRequest, await read_optional_json_object(request, body_limit)).kind
+        except Refusal as exc:
+            raise invalid(str(exc)) from None
         district_id = request.path_params["district_id"]
         await run_in_threadpool(district_detail, rt, district_id, principal(request))  # 404 first
         try:
             ticket = await run_in_threadpool(
                 lambda: request_sync(rt, district_id, kind=kind, requested_by=admin_actor(request))
             )
+        except RunHeld as exc:
+            # The held run stays held; the caller learns which one waits for a decision, and why.
+            return JSONResponse({"error": str(exc), "run_id": exc.run_id}, status_code=409)
         except SyncRefused as exc:
             raise ApiError(409, str(exc)) from None
         except PUBLISH_ERRORS as exc:

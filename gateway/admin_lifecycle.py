@@ -17,6 +17,7 @@ from gateway.admin_districts import district_detail
 from gateway.admin_scope import district_for, tenant_scope
 from gateway.errors import not_found
 from gateway.publishing import publish
+from gateway.serializers import iso
 from rostersync.runtime import Runtime
 from services.lifecycle import disconnect_district
 from storage.tables import deletion_receipts
@@ -27,7 +28,10 @@ log = structlog.get_logger(__name__)
 async def request_deletion(rt: Runtime, district_id: str, actor: str) -> None:
     """Disconnect, record the request and queue the purge (the admin API and the integrations page)."""
     # Disconnect now, so nothing is synced while the purge waits in its queue.
-    await run_in_threadpool(lambda: disconnect_district(rt, district_id, actor=actor))
+    try:
+        await run_in_threadpool(lambda: disconnect_district(rt, district_id, actor=actor))
+    except LookupError:  # purged since the caller looked it up (an earlier request's purge ran)
+        raise not_found("district") from None
     # Recorded before the purge is queued: the purge removes the district's audit rows.
     await run_in_threadpool(
         lambda: record_action(
@@ -88,7 +92,7 @@ def routes(rt: Runtime) -> list[Route]:
                     "district_id": r.district_id,
                     "requested_by": r.requested_by,
                     "counts": r.counts,
-                    "completed_at": r.completed_at.isoformat(),
+                    "completed_at": iso(r.completed_at),
                 }
                 for r in rows
             ]

@@ -19,6 +19,7 @@ from gateway.admin_scope import district_condition, district_for
 from gateway.errors import ApiError, invalid, not_found
 from gateway.identity import Principal
 from gateway.inputs import read_json_object
+from gateway.request_models import Refusal, RoleOverride, validate_body
 from gateway.serializers import Record, classroom_json, school_json, staff_json, term_json
 from rostersync.runtime import Runtime
 from storage import read_models
@@ -32,7 +33,6 @@ SERIALIZERS: dict[str, Callable[[Record], dict[str, Any]]] = {
     "classrooms": classroom_json,
     "terms": term_json,
 }
-ROLE_NAMES = ", ".join(role.value for role in Role)
 
 
 def routes(rt: Runtime) -> list[Route]:
@@ -64,12 +64,10 @@ def routes(rt: Runtime) -> list[Route]:
     @admin
     async def override_role(request: Request) -> Response:
         body = await read_json_object(request, rt.settings.webhook_max_body_bytes)
-        if set(body) != {"role"}:
-            raise invalid('the body must be {"role": "<ROLE>"} or {"role": null}')
-        raw = body["role"]
-        if raw is not None and (not isinstance(raw, str) or raw not in {r.value for r in Role}):
-            raise invalid(f"role must be one of {ROLE_NAMES}, or null to clear the override")
-        role = Role(raw) if raw is not None else None
+        try:
+            role = validate_body(RoleOverride, body).role
+        except Refusal as exc:
+            raise invalid(str(exc)) from None
         clever_id = request.path_params["clever_id"]
         district_id = request.query_params.get("district_id") or None
         who = principal(request)

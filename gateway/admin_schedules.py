@@ -3,7 +3,6 @@ the sync only ever writes `source=clever`, so a manual schedule survives every s
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import structlog
@@ -19,6 +18,7 @@ from gateway.admin_scope import district_for
 from gateway.errors import invalid, not_found
 from gateway.identity import Principal
 from gateway.inputs import read_json_object
+from gateway.request_models import BellScheduleBody, Refusal, validate_body
 from gateway.serializers import schedule_json
 from rostersync.runtime import Runtime
 from storage import read_models
@@ -27,30 +27,14 @@ from storage.schedules import save_schedule
 
 log = structlog.get_logger(__name__)
 
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-MAX_PERIODS = 48
-MAX_LABEL = 100
-
 
 def parse_periods(body: dict[str, Any]) -> tuple[BellPeriod, ...]:
     """`{"periods": [{"label", "start", "end"}]}` → periods; raises a 422 ApiError."""
-    periods = body.get("periods")
-    if set(body) != {"periods"} or not isinstance(periods, list) or not 1 <= len(periods) <= MAX_PERIODS:
-        raise invalid(f'the body must be {{"periods": [...]}} with 1 to {MAX_PERIODS} periods')
-    parsed = []
-    for index, period in enumerate(periods):
-        if not isinstance(period, dict) or set(period) != {"label", "start", "end"}:
-            raise invalid(f"periods[{index}] must have exactly label, start and end")
-        label, start, end = period["label"], period["start"], period["end"]
-        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
-            raise invalid(f"periods[{index}].label must be 1-{MAX_LABEL} characters")
-        for name, value in (("start", start), ("end", end)):
-            if not isinstance(value, str) or not _TIME.match(value):
-                raise invalid(f"periods[{index}].{name} must be HH:MM (24-hour)")
-        if start >= end:  # zero-padded HH:MM compares like the times it names
-            raise invalid(f"periods[{index}] must start before it ends")
-        parsed.append(BellPeriod(label.strip(), start, end))
-    return tuple(parsed)
+    try:
+        schedule = validate_body(BellScheduleBody, body)
+    except Refusal as exc:
+        raise invalid(str(exc)) from None
+    return tuple(BellPeriod(p.label, p.start, p.end) for p in schedule.periods)
 
 
 def routes(rt: Runtime) -> list[Route]:

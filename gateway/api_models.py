@@ -173,8 +173,9 @@ class TermPage(Model):
 
 class PeriodOut(Model):
     label: str
-    start: str
-    end: str
+    # A Clever-sourced period may have a label only (a section's period, no times).
+    start: str | None
+    end: str | None
 
 
 class BellSchedule(Model):
@@ -288,3 +289,10 @@ class IntegrationStatus(Model):
     state: str
     state_words: str
     run: LiveRun | None
+
+
+class OpenApiDocument(BaseModel):
+    """This document (OpenAPI 3.1)."""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str

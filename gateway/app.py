@@ -25,7 +25,9 @@ from gateway import (
     health,
     integrations_actions,
     integrations_page,
+    metrics,
     oauth_routes,
+    openapi,
     ops_console,
     page_render,
     sessions,
@@ -59,11 +61,13 @@ def build_app(rt: Runtime) -> Starlette:
         *integrations_page.routes(rt),
         *integrations_actions.routes(rt),
         *ops_console.routes(rt),
+        *openapi.routes(),
         *page_render.static_routes(),
+        *metrics.routes(),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLog)],
+        middleware=[Middleware(metrics.HttpMetrics), Middleware(RequestLog)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

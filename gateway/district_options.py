@@ -1,4 +1,5 @@
-"""Validation of `PATCH /v1/districts/{id}`: per-district options and the timezone.
+"""The checks of `PATCH /v1/districts/{id}` (run by gateway.request_models.DistrictPatch):
+per-district options and the timezone.
 
 Options live in `districts.options` (JSON), read by the ingest (lane), the run finisher
 (deactivation_threshold, bell_schedule_ext_field) and the mapping (role_rules). A null value
@@ -32,19 +33,6 @@ class DistrictChanges:
     timezone: str | None = None
 
 
-def parse_changes(body: Mapping[str, Any]) -> DistrictChanges:
-    unknown = sorted(set(body) - {*OPTION_NAMES, "timezone"})
-    if unknown:
-        raise InvalidOptions(f"unknown fields: {', '.join(unknown)}")
-    if not body:
-        raise InvalidOptions("nothing to change")
-    options = {name: _validate(name, body[name]) for name in OPTION_NAMES if name in body}
-    timezone = None
-    if "timezone" in body:
-        timezone = _timezone(body["timezone"])
-    return DistrictChanges(options=options, timezone=timezone)
-
-
 def merged_options(current: Mapping[str, Any] | None, changes: DistrictChanges) -> dict[str, Any]:
     options = dict(current or {})
     for name, value in changes.options.items():
@@ -55,7 +43,8 @@ def merged_options(current: Mapping[str, Any] | None, changes: DistrictChanges) 
     return options
 
 
-def _validate(name: str, value: Any) -> Any:
+def checked_option(name: str, value: Any) -> Any:
+    """The option's value as stored (None: remove it); raises InvalidOptions with the reason."""
     if value is None:
         return None
     if name == "lane":
@@ -102,7 +91,7 @@ def _role_rules(value: Any) -> list[dict[str, str]]:
     return rules
 
 
-def _timezone(value: Any) -> str:
+def checked_timezone(value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > 64:
         raise InvalidOptions("timezone must be an IANA time zone name")
     try:

@@ -83,7 +83,12 @@ def routes(rt: Runtime) -> list[Route]:
     async def disconnect(request: Request) -> Response:
         session, _ = await checked_form(request, ROLE)
         district_id = await run_in_threadpool(_district_id, rt, session)
-        await run_in_threadpool(lambda: disconnect_district(rt, district_id, actor=session.principal.actor))
+        try:
+            await run_in_threadpool(
+                lambda: disconnect_district(rt, district_id, actor=session.principal.actor)
+            )
+        except LookupError:  # purged since the page looked it up
+            raise ApiError(404, "your district has no Clever connection any more") from None
         return back(done="disconnected")
 
     @page_handler

@@ -63,7 +63,7 @@ def routes(rt: Runtime) -> list[Route]:
             return pages.error_page("The district id is not valid.")
         s = rt.settings
         state = issue_state(key, binding=state_binding(session))
-        url = authorize_url(s.clever_oauth_base, s.clever_client_id, redirect_uri(rt), state, district_id)
+        url = authorize_url(s.clever_authorize_base, s.clever_client_id, redirect_uri(rt), state, district_id)
         return RedirectResponse(url, status_code=302)
 
     async def callback(request: Request) -> Response:

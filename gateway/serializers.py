@@ -14,7 +14,24 @@ Record = Mapping[Any, Any]
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO 8601 always with its offset: SQLite hands back naive datetimes (stored in UTC)."""
+    return _aware(value).isoformat() if value is not None else None
+
+
+# Counter names runs stored by earlier releases used, and what the documentation calls them.
+_RENAMED_COUNTERS = {"stale": "outdated"}
+
+
+def run_counters(counters: Mapping[str, Mapping[str, int]] | None) -> dict[str, dict[str, int]]:
+    """A run's counters per type under their documented names, older stored runs included."""
+    out: dict[str, dict[str, int]] = {}
+    for entity_type, outcomes in (counters or {}).items():
+        renamed: dict[str, int] = {}
+        for name, value in outcomes.items():
+            key = _RENAMED_COUNTERS.get(name, name)
+            renamed[key] = renamed.get(key, 0) + value
+        out[entity_type] = renamed
+    return out
 
 
 def run_json(run: Record) -> dict[str, Any]:
@@ -30,7 +47,7 @@ def run_json(run: Record) -> dict[str, Any]:
         "status": run["status"],
         "generation": run["generation"],
         "requested_by": run["requested_by"],
-        "counters": run["counters"] or {},
+        "counters": run_counters(run["counters"]),
         "drift": run["drift"],
         "error": run["error"],
         # How many rows each type would lose if a held run is approved (ids stay in the database).

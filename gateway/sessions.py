@@ -144,7 +144,8 @@ def require_csrf(request: Request, form_value: str | None) -> BrowserSession:
     session = current_session(request)
     if session is None:
         raise ApiError(401, "sign in through VenueOS first (your session is missing or expired)")
-    if not form_value or not hmac.compare_digest(session.csrf_token, form_value):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500).
+    if not form_value or not hmac.compare_digest(session.csrf_token.encode(), form_value.encode()):
         raise ApiError(403, "the form's CSRF token does not match your session; reload the page")
     return session
 

@@ -21,7 +21,9 @@ from sqlalchemy import Engine
 from messaging import queues
 from messaging.encoder import OrjsonEncoder
 from messaging.failure_record import FailureRecord
+from messaging.heartbeat import Heartbeat
 from messaging.log_context import LogContext
+from messaging.metrics import MessageMetrics, count_publishes
 from messaging.rabbitmq import QueueTypedRabbitmqBroker
 from messaging.retry_policy import RetryPolicy
 
@@ -36,14 +38,19 @@ TIME_LIMIT_MS = 30 * 60 * 1000
 DEFAULT_RETRY_INFRA_HOURS = 24.0
 
 
-def _middleware(retry_infra_hours: float, engine: Callable[[], Engine] | None) -> list[dramatiq.Middleware]:
+def _middleware(
+    retry_infra_hours: float, engine: Callable[[], Engine] | None, heartbeat_file: str
+) -> list[dramatiq.Middleware]:
+    beat: list[dramatiq.Middleware] = [Heartbeat(heartbeat_file)] if heartbeat_file else []
     return [
+        *beat,
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        # Before RetryPolicy, so that its after-hook runs after RetryPolicy's decision.
+        # These two before RetryPolicy, so that their after-hooks run after RetryPolicy's decision.
+        MessageMetrics(),
         FailureRecord(engine) if engine is not None else FailureRecord(),
         RetryPolicy(
             infra_budget_ms=int(retry_infra_hours * 3_600_000),
@@ -79,11 +86,12 @@ def make_broker(
     connection_attempts: int = 3,
     retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
     failure_engine: Callable[[], Engine] | None = None,
+    heartbeat_file: str = "",
 ) -> dramatiq.Broker:
     """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503.
     Failed messages are recorded through `failure_engine` (default: the process's runtime)."""
     dramatiq.set_encoder(OrjsonEncoder())
-    middleware = _middleware(retry_infra_hours, failure_engine)
+    middleware = _middleware(retry_infra_hours, failure_engine, heartbeat_file)
     if broker_url is None:
         broker: dramatiq.Broker = StubBroker(middleware=middleware, fail_fast_default=False)
     else:
@@ -98,7 +106,7 @@ def make_broker(
     for lane in queues.dedicated_lanes():
         for kind in queues.LANED:
             broker.declare_queue(queues.queue_name(kind, lane))
-    return broker
+    return count_publishes(broker)
 
 
 def install_broker(
@@ -106,10 +114,14 @@ def install_broker(
     *,
     connection_attempts: int = 3,
     retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
+    heartbeat_file: str = "",
 ) -> dramatiq.Broker:
     """Create the process's broker and make it Dramatiq's global one (before actors load)."""
     broker = make_broker(
-        broker_url, connection_attempts=connection_attempts, retry_infra_hours=retry_infra_hours
+        broker_url,
+        connection_attempts=connection_attempts,
+        retry_infra_hours=retry_infra_hours,
+        heartbeat_file=heartbeat_file,
     )
     dramatiq.set_broker(broker)
     return broker

@@ -19,6 +19,7 @@ from dramatiq.brokers.rabbitmq import (
 )
 from dramatiq.common import xq_name
 
+from messaging.channel_bound_acks import ChannelBoundAcks
 from messaging.queues import CLASSIC, QUORUM
 
 
@@ -37,6 +38,10 @@ class _QueueOwnedConsumer(_RabbitmqConsumer):
         return _RabbitmqMessage(received.redelivered, received._tag, owned)
 
 
+class _Consumer(ChannelBoundAcks, _QueueOwnedConsumer):
+    """Acks bound to their channel (see channel_bound_acks), messages owned by their queue."""
+
+
 class QueueTypedRabbitmqBroker(RabbitmqBroker):
     def __init__(self, *, queue_type: str = CLASSIC, **kwargs: Any) -> None:
         if queue_type not in (CLASSIC, QUORUM):
@@ -46,7 +51,7 @@ class QueueTypedRabbitmqBroker(RabbitmqBroker):
 
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:
-        return _QueueOwnedConsumer
+        return _Consumer
 
     def _typed(self, arguments: dict[str, Any]) -> dict[str, Any]:
         # A classic queue is declared without the argument, as before, so queues declared by an

@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.add_argument("--tick", type=float, default=15.0, help="seconds between passes")
     scheduler.add_argument("--once", action="store_true", help="one pass, then exit")
 
-    purge = sub.add_parser("purge", help="disconnect a district and delete all its Clever-sourced data")
-    purge.add_argument("district")
+    from rostersync.operator_cli import add_arguments as add_operator_commands
+
+    add_operator_commands(sub)  # sync, approve, discard, disconnect, purge
+    doctor = sub.add_parser("doctor", help="check the database, broker, queues, keys and Clever; a table")
+    doctor.add_argument("--no-clever", action="store_true", help="skip the Clever checks")
 
     sim = sub.add_parser("simulator", help="run the Clever simulator on its own")
     from simulator.cli import add_arguments as add_simulator_arguments
@@ -52,10 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="after the sync, print a signed-in link to the integrations page and serve it until interrupted",
     )
 
-    bench = sub.add_parser("bench", help="measure the pipeline against this machine's own limits")
-    from bench.cli import add_arguments as add_bench_arguments
-
-    add_bench_arguments(bench)
+    # The benchmarks ship with a source checkout only (the image leaves them out): bench parses
+    # its own arguments when it runs, so no other subcommand imports it ("+" keeps argparse from
+    # taking its options, --help included).
+    bench = sub.add_parser(
+        "bench",
+        help="measure the pipeline against this machine's own limits",
+        add_help=False,
+        prefix_chars="+",
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
 
     runs = sub.add_parser("runs", help="list a district's sync runs (every district's latest without one)")
     runs.add_argument("district", nargs="?")
@@ -82,7 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A subcommand may name its own handler (set_defaults); the others live in commands.py.
     handler = getattr(args, "handler", None) or getattr(commands, f"cmd_{args.command}")
-    return int(handler(args) or 0)
+    try:
+        commands.check_configuration(args)
+        return int(handler(args) or 0)
+    except Exception as exc:
+        # Expected failures (bad settings, a database or broker away, an unknown district) are
+        # one line and an exit code; anything else is a bug and keeps its traceback.
+        from rostersync.cli_failures import one_line
+
+        described = one_line(exc)
+        if described is None:
+            raise
+        print(f"rostersync {args.command}: {described[0]}", file=sys.stderr)
+        return described[1]
 
 
 if __name__ == "__main__":

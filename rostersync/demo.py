@@ -117,9 +117,65 @@ def _serve_gateway_in_thread(rt: Runtime, port: int) -> None:
         time.sleep(0.05)
 
 
+# What each kind of row is called on the progress line, in crawl order.
+PROGRESS_LABELS = {
+    "tenant": "schools",
+    "term": "terms",
+    "course": "courses",
+    "classroom": "classrooms",
+    "staff": "staff",
+}
+STAFF_ROLES = ("district_admin", "staff", "teacher")
+PLAIN_LINE_EVERY_SECONDS = 2.0
+
+
+def expected_totals(snapshot: dict[str, Any]) -> dict[str, int]:
+    """How many rows of each kind the sync will write, known before it starts (students never)."""
+    by_role = snapshot.get("users_by_role") or {}
+    return {
+        "tenant": len(snapshot.get("schools") or []) + 1,  # the district is a tenant too
+        "term": len(snapshot.get("terms") or []),
+        "course": len(snapshot.get("courses") or []),
+        "classroom": len(snapshot.get("sections") or []),
+        # One person may hold several roles (a teacher who is also staff): count each once.
+        "staff": len({user["id"] for role in STAFF_ROLES for user in by_role.get(role) or []}),
+    }
+
+
+def progress_line(applied: dict[str, dict[str, int]], totals: dict[str, int], status: str) -> str:
+    """One line: rows applied of each kind against a total fixed at the start."""
+    parts = []
+    for kind, label in PROGRESS_LABELS.items():
+        done = sum(n for outcome, n in (applied.get(kind) or {}).items() if outcome != "deactivated")
+        parts.append(f"{label} {min(done, totals[kind])}/{totals[kind]}")
+    return f"{', '.join(parts)}; run {status}"
+
+
+class ProgressOutput:
+    """A line redrawn in place in a terminal; elsewhere (a log, a pipe) plain lines, each one
+    printed only when it changed and at most every couple of seconds."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last = ""
+        self.last_at = 0.0
+
+    def show(self, line: str, *, final: bool = False) -> None:
+        if self.terminal:
+            self.stream.write(f"\r{line:<{len(self.last)}}" + ("\n" if final else ""))
+            self.last = line
+        elif line != self.last and (final or time.monotonic() - self.last_at >= PLAIN_LINE_EVERY_SECONDS):
+            self.stream.write(line + "\n")
+            self.last, self.last_at = line, time.monotonic()
+        self.stream.flush()
+
+
 def _follow_progress(rt: Runtime, sim: SimulatorHandle, since: datetime, timeout: float = 600.0) -> Any:
-    """Draw a progress bar for the run this demo started (not one of an earlier demo)."""
+    """Show the progress of the run this demo started (not one of an earlier demo)."""
     district_id = sim.district.id
+    totals = expected_totals(sim.snapshot())
+    output = ProgressOutput()
     deadline = time.monotonic() + timeout
     run: Any = None
     while time.monotonic() < deadline:
@@ -127,17 +183,13 @@ def _follow_progress(rt: Runtime, sim: SimulatorHandle, since: datetime, timeout
             run = runs.latest_run(conn, district_id)
             if run is not None and _aware(run["queued_at"]) < since:
                 run = None
-            applied = runs.pages_applied(conn, run["id"]) if run else 0
+            applied = runs.page_totals(conn, run["id"])[1] if run else {}
         if run is not None:
-            total = max(int(run["pages_published"]), 1)
-            done = min(applied, total)
-            bar = "#" * int(30 * done / total)
-            stage = "crawling" if not run["ingest_done"] else "applying"
-            sys.stderr.write(f"\r[{bar:<30}] {done}/{total} pages, {stage}, run {run['status']}   ")
-            if run["status"] not in runs.ACTIVE_STATUSES:
+            finished = run["status"] not in runs.ACTIVE_STATUSES
+            output.show(progress_line(applied, totals, run["status"]), final=finished)
+            if finished:
                 break
         time.sleep(0.2)
-    sys.stderr.write("\n")
     if run is None:
         raise SystemExit("no sync run started; see the log above")
     return run

@@ -55,9 +55,37 @@ def run_workers(rt: Runtime, kinds: list[str] | None, *, processes: int, threads
         threads=threads,
         **rt.settings.describe_backends(),
     )
-    # Dramatiq's CLI forks the worker processes and stops them gracefully on SIGTERM.
-    parsed: argparse.Namespace = make_argument_parser().parse_args(argv)
-    return int(dramatiq_main(parsed) or 0)
+    metrics_dir = _worker_metrics(rt, argv)
+    # The checks before start-up left connections in the pool; forked workers would inherit
+    # their sockets and talk over each other on them. Close them before Dramatiq forks.
+    rt.engine.dispose()
+    try:
+        # Dramatiq's CLI forks the worker processes and stops them gracefully on SIGTERM.
+        parsed: argparse.Namespace = make_argument_parser().parse_args(argv)
+        return int(dramatiq_main(parsed) or 0)
+    finally:
+        if metrics_dir is not None:
+            from rostersync.metrics.exposition import remove_multiprocess_dir
+
+            remove_multiprocess_dir(metrics_dir)
+
+
+def _worker_metrics(rt: Runtime, argv: list[str]) -> str | None:
+    """With METRICS_PORT, the worker processes share prometheus_client's multiprocess mode and
+    one more process serves their sum (see rostersync.metrics.exposition). Returns the
+    directory to remove on exit, when this command made it."""
+    port = rt.settings.metrics_port
+    if port is None:
+        return None
+    from rostersync.metrics import exposition
+
+    exposition.check_port(rt.settings.metrics_host, port)
+    path, made = exposition.prepare_multiprocess_dir()
+    # Spawned, not forked: a forked process would keep any series this one made before the
+    # directory was set, and they would not be shared.
+    argv += ["--use-spawn", "--fork-function", "rostersync.metrics.exposition:serve_worker_metrics"]
+    log.info("worker.metrics", port=port)
+    return path if made else None
 
 
 def _queue(kind: str) -> str:
@@ -75,6 +103,8 @@ def run_scheduler(rt: Runtime, *, tick_seconds: float, once: bool) -> int:
     import socket
     import threading
 
+    from messaging.heartbeat import touch
+    from rostersync.metrics import record
     from services.scheduler import tick
 
     stopping = threading.Event()
@@ -87,15 +117,29 @@ def run_scheduler(rt: Runtime, *, tick_seconds: float, once: bool) -> int:
         tick_seconds=tick_seconds,
         **rt.settings.describe_backends(),
     )
+    if rt.settings.metrics_port is not None and not once:
+        from rostersync.metrics.exposition import scrape_registry, serve
+        from rostersync.metrics.state import DeploymentState
+
+        registry = scrape_registry(DeploymentState(rt.engine))
+        serve(rt.settings.metrics_host, rt.settings.metrics_port, registry)
+    failed = False
     while not stopping.is_set():
         try:
             enqueued = tick(rt, scheduler_id=scheduler_id)
+            record.scheduler_tick(enqueued)
+            failed = False
+            if rt.settings.heartbeat_file:  # the container's health check reads its age
+                touch(rt.settings.heartbeat_file)
             if any(enqueued.values()):
                 log.info("scheduler.enqueued", **enqueued)
         except Exception:  # a database or broker hiccup must not end the scheduler
+            record.scheduler_tick(None)
+            failed = True
             log.exception("scheduler.tick_failed")
         if once:
             break
         stopping.wait(tick_seconds)
     log.info("scheduler.stopped")
-    return 0
+    # `--once` runs from cron or a health probe: a failed pass must show in the exit code.
+    return 1 if once and failed else 0

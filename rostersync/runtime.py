@@ -31,7 +31,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        from rostersync.metrics.pool import instrument_pool
+
+        return instrument_pool(make_engine(self.settings.database_url))
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -9,6 +9,7 @@ import structlog
 
 from domain.crawl_fencing import superseded_page
 from domain.entities import Term
+from rostersync.metrics import record
 from rostersync.runtime import Runtime
 from services import completion
 from services.mapping_for_apply import InvalidPage, map_with_sources, role_rules
@@ -86,4 +87,6 @@ def apply_page(
         if not first_time:
             log.info("apply.redelivered", key=key)
     completion.finish_when_applied(rt, run_id, generation)
+    if first_time:
+        record.entities_written(entity_type, counters[entity_type])
     return counters[entity_type] if first_time else None

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Table
 from domain.entities import EntityType, RoleRule, Term
 from domain.events import CleverEvent, is_noise, is_private, parse_event
 from domain.positions import is_from_future
+from rostersync.metrics import record
 from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.mapping_for_apply import map_with_sources, role_rules
@@ -110,6 +111,8 @@ def apply_events(rt: Runtime, batch: Sequence[SourcedEvent]) -> list[str]:
     for item, outcome in zip(batch, outcomes, strict=True):
         ids_by_outcome[outcome].append(item.event.id)
     log.info("events.applied", batch=len(batch), sources=sorted({i.source for i in batch}), **ids_by_outcome)
+    handled = ((i.event.id, i.source, o) for i, o in zip(batch, outcomes, strict=True))
+    record.events_handled(handled, datetime.now(UTC))
     return outcomes
 
 

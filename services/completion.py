@@ -3,10 +3,10 @@
 Only the holder of the run's current crawl token can set `ingest_done`, and pages a superseded
 crawler sent are dropped by the apply, so the applied pages are compared with the current
 crawl's count. The `finish_run` message goes through the outbox: written in the transaction
-that found the run complete, published after its commit (or by the relay). The ingest checks
-in the transaction that ends the crawl; each apply checks after its page's commit, in a
-transaction of its own (a redelivered page checks again, so a crash in between loses nothing).
-Two checks may both find the run complete: `finish_run` is idempotent.
+that found the run complete, published after its commit (or by the relay). The ingest and each
+apply check after their own commit, in a transaction of its own, so whichever commits last sees
+both (a redelivered message checks again, so a crash in between loses nothing). Two checks may
+both find the run complete: `finish_run` is idempotent.
 """
 
 from __future__ import annotations

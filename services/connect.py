@@ -145,7 +145,8 @@ def _exchange(rt: Runtime, nonce: str, code: str, redirect_uri: str) -> tuple[st
 
 def _start_sync(rt: Runtime, nonce: str, district_id: str, kind: str) -> None:
     # A run already in progress is returned instead of a new one, so a redelivery starts nothing twice.
-    ticket = request_sync(rt, district_id, kind=kind, requested_by="connect")
+    # Connecting again is the admin's decision on a held run: the new full sync replaces it.
+    ticket = request_sync(rt, district_id, kind=kind, requested_by="connect", supersede_held=True)
     with rt.engine.begin() as conn:
         conn.execute(update(oauth_states).where(oauth_states.c.nonce == nonce).values(run_id=ticket.run_id))
     log.info("district.connected", district_id=district_id, run_id=ticket.run_id, kind=kind)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from domain.deletion_guard import plan_deactivations
 from domain.entities import EntityType
+from rostersync.metrics import record
 from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.resources import resources_of
@@ -45,6 +46,7 @@ def finish_run(rt: Runtime, run_id: str, generation: int) -> str | None:
             plan = {p.entity_type.value: list(p.candidates) for p in plans if p.candidates}
             reasons = "; ".join(p.reason for p in held)
             runs.update_run(conn, run_id, status="held", held_plan=plan, counters=counters, error=reasons)
+            record.run_finished(run["kind"], "held")
             connections.set_status(conn, district["id"], "active", current_run_id=None)
             log.warning("sync.held_for_review", run_id=run_id, reason=reasons)
             return "held"
@@ -82,8 +84,16 @@ def _complete(
     district_id = run["district_id"]
     position = run["source_position"]
     for entity_type, ids in deactivations.items():
-        done = deactivate_entities(conn, SYNCED_TABLES[entity_type], district_id, ids, position)
+        done = deactivate_entities(
+            conn,
+            SYNCED_TABLES[entity_type],
+            district_id,
+            ids,
+            position,
+            skew_seconds=rt.settings.clock_skew_seconds,
+        )
         counters.setdefault(entity_type, {})["deactivated"] = done
+        record.entities_written(entity_type, {"deactivated": done})
     schedules_written = refresh_clever_schedules(rt, conn, district_id)
     counters.setdefault("bell_schedule", {})["updated"] = schedules_written
     drift = None
@@ -93,7 +103,8 @@ def _complete(
             for c in counters.values()
             for name in ("created", "updated", "restored", "deactivated")
         )
-    runs.finish_run(conn, run["id"], "succeeded", counters=counters, drift=drift)
+    # error=None: an approved run held for review no longer carries the hold's reasons as its error.
+    runs.finish_run(conn, run["id"], "succeeded", counters=counters, drift=drift, error=None)
     forget_run(conn, run["id"])
     values: dict[str, Any] = {"current_run_id": None}
     cursor = (run["checkpoint"] or {}).get("events_cursor")

@@ -32,7 +32,7 @@ from clever_client.pagination import Page
 from clever_client.read_ahead import read_ahead
 from domain.crawl_fencing import page_rank
 from domain.mapping import InvalidObject, map_school
-from domain.positions import position_from_time
+from domain.positions import is_from_future, position_from_time
 from domain.privacy import drop_students
 from domain.roles import principal_index
 from rostersync.runtime import Runtime
@@ -112,22 +112,27 @@ def principals_of(schools: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {email: list(ids) for email, ids in principal_index(mapped).items()}
 
 
-def snapshot_position(api: CleverApi) -> tuple[str, str | None]:
+def snapshot_position(api: CleverApi, skew_seconds: float) -> tuple[str, str | None]:
     """The run's source position and where event polling resumes after it.
 
     The newest event id serves as both. With an empty feed the position is the current time and
     polling starts at the feed's beginning (any event there is newer). With events turned off
-    there is nothing to poll until a later full sync finds them on again.
+    there is nothing to poll until a later full sync finds them on again. A newest id from the
+    future is no position: the run takes the current time, so its rows stay open to later events.
     """
+    now = datetime.now(UTC)
     try:
         latest = api.latest_event_id()
     except CleverForbidden:
-        return position_from_time(datetime.now(UTC)), None
+        return position_from_time(now), None
     except CleverNotFound:
         latest = None
+    if latest and is_from_future(latest, now, skew_seconds):
+        log.warning("ingest.newest_event_from_the_future", event_id=latest.lower())
+        return position_from_time(now), latest
     if latest:
         return latest.lower(), latest
-    return position_from_time(datetime.now(UTC)), FEED_START
+    return position_from_time(now), FEED_START
 
 
 class Crawl:
@@ -149,7 +154,7 @@ class Crawl:
         self.deadline = time.monotonic() + rt.settings.ingest_slice_seconds
 
     def take_snapshot(self, api: CleverApi, events_cursor: str | None) -> None:
-        self.position, cursor = snapshot_position(api)
+        self.position, cursor = snapshot_position(api, self.rt.settings.clock_skew_seconds)
         with self.rt.engine.begin() as conn:
             if not runs.update_for_crawler(
                 conn,
@@ -273,7 +278,9 @@ class Crawl:
         if not by_id:
             return set()
         with self.rt.engine.connect() as conn:
-            return unchanged_sources(conn, table, self.district_id, by_id)
+            return unchanged_sources(
+                conn, table, self.district_id, by_id, skew_seconds=self.rt.settings.clock_skew_seconds
+            )
 
     def save(self, rank: int, *, hand_on: bool = False, **checkpoint: Any) -> None:
         """Save the checkpoint under this crawler's token (and, ending a slice, queue the next
@@ -364,7 +371,6 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
                 conn, run_id, token, ingest_done=True, ingest_finished_at=runs.now()
             ):
                 raise Superseded
-            queued = completion.queue_finish_if_applied(conn, run_id, generation)
     except WaitHandOff as wait:
         log.info("ingest.rate_limit_hand_off", run_id=run_id, seconds=round(wait.seconds, 3))
         try:
@@ -376,5 +382,6 @@ def ingest_run(rt: Runtime, run_id: str, generation: int) -> None:
         log.info("ingest.superseded", run_id=run_id, token=token)
         return
     log.info("ingest.finished", run_id=run_id, pages=crawl.pages_published)
-    if queued is not None:
-        publish_after_commit(rt, [queued])
+    # Checked after the commit, as each apply checks after its own: whichever commits last
+    # sees both (a check inside this transaction could miss a page committed meanwhile).
+    completion.finish_when_applied(rt, run_id, generation)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, select, update
 
+from rostersync.metrics import record
 from storage.tables import districts, processed_messages, sync_runs
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -67,6 +68,18 @@ def active_run(conn: Connection, district_id: str) -> RowMapping | None:
     query = (
         select(sync_runs)
         .where(sync_runs.c.district_id == district_id, sync_runs.c.status.in_(ACTIVE_STATUSES))
+        .order_by(sync_runs.c.queued_at.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return row._mapping if row else None
+
+
+def held_run(conn: Connection, district_id: str) -> RowMapping | None:
+    """The district's newest run held for review by the deletion guard, if any."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.district_id == district_id, sync_runs.c.status == "held")
         .order_by(sync_runs.c.queued_at.desc())
         .limit(1)
     )
@@ -173,12 +186,18 @@ def abandon_active_runs(conn: Connection, reason: str) -> int:
 
 def finish_run(conn: Connection, run_id: str, status: str, **values: Any) -> bool:
     """Move a run to a final status once; False if it was already finished."""
-    result = conn.execute(
+    kind = conn.execute(
         update(sync_runs)
         .where(and_(sync_runs.c.id == run_id, sync_runs.c.status.not_in(FINISHED_STATUSES)))
         .values(status=status, finished_at=now(), **values)
-    )
-    return result.rowcount == 1
+        .returning(sync_runs.c.kind)
+    ).scalar_one_or_none()
+    if kind is None:
+        return False
+    # Counted before the commit: a transaction that then fails is rare, and one run too many
+    # on a counter is better than a metrics call in every caller.
+    record.run_finished(kind, status)
+    return True
 
 
 def page_totals(conn: Connection, run_id: str) -> tuple[int, dict[str, dict[str, int]]]:

@@ -56,7 +56,8 @@ class UpsertOutcome:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "restored": self.restored,
-            "stale": self.stale,
+            # The run counter's documented name; runs stored before it say "stale".
+            "outdated": self.stale,
         }
 
 

@@ -64,7 +64,7 @@ def test_an_unchanged_entity_is_not_rewritten(engine: Engine) -> None:
         "updated": 0,
         "unchanged": 1,
         "restored": 0,
-        "stale": 0,
+        "outdated": 0,
     }
     with engine.connect() as conn:
         assert conn.execute(select(terms.c.updated_at)).scalar_one() == before
@@ -73,7 +73,7 @@ def test_an_unchanged_entity_is_not_rewritten(engine: Engine) -> None:
 
 def test_an_older_position_never_overwrites_a_newer_one(engine: Engine) -> None:
     upsert(engine, [term("Spring")], 5)
-    assert upsert(engine, [term("Fall")], 3)["stale"] == 1
+    assert upsert(engine, [term("Fall")], 3)["outdated"] == 1
     assert stored(engine)["t1"][0] == "Spring"
 
 
@@ -81,7 +81,7 @@ def test_a_tombstone_stops_an_older_page_and_a_newer_one_restores(engine: Engine
     upsert(engine, [term("Fall")], 1)
     upsert(engine, [term("Fall")], 5, deleted=True)
     assert stored(engine)["t1"][2] is False
-    assert upsert(engine, [term("Fall")], 4)["stale"] == 1
+    assert upsert(engine, [term("Fall")], 4)["outdated"] == 1
     assert stored(engine)["t1"][2] is False
     assert upsert(engine, [term("Fall")], 6)["restored"] == 1
     assert stored(engine)["t1"][2] is True
@@ -89,7 +89,7 @@ def test_a_tombstone_stops_an_older_page_and_a_newer_one_restores(engine: Engine
 
 def test_a_delete_for_an_entity_never_seen_leaves_a_tombstone(engine: Engine) -> None:
     upsert(engine, [term("Gone", "t9")], 7, deleted=True)
-    assert upsert(engine, [term("Gone", "t9")], 6)["stale"] == 1
+    assert upsert(engine, [term("Gone", "t9")], 6)["outdated"] == 1
     assert stored(engine)["t9"][2] is False
 
 
@@ -122,7 +122,7 @@ def test_a_newer_write_landing_between_the_read_and_the_write_wins_and_counts_as
     monkeypatch.setattr(upserts, "_existing", read_then_lose_the_race)
     with engine.begin() as conn:
         outcome = upsert_entities(conn, terms, DISTRICT, [term("Spring")], position(5))
-    assert outcome.as_counters()["stale"] == 1 and outcome.as_counters()["updated"] == 0
+    assert outcome.as_counters()["outdated"] == 1 and outcome.as_counters()["updated"] == 0
     assert outcome.written_ids == []
     assert stored(engine)["t1"][:2] == ("Winter", position(9))
     engine.dispose()

@@ -108,6 +108,8 @@ def test_audit_is_per_tenant_and_operators_filter_by_district(h: Harness) -> Non
 
 def test_operator_tokens_are_recorded_by_fingerprint(h: Harness) -> None:
     path = f"/v1/districts/{DISTRICTS['b']}/sync"
+    # The district's held run waits for a decision before any new sync starts.
+    assert h.client.post(f"/v1/runs/{RUNS['b']}/discard", headers=h.admin(ADMIN_TOKEN)).status_code == 200
     assert h.client.post(path, headers=h.admin(ADMIN_TOKEN)).status_code == 202
     rows = h.client.get("/v1/audit", params={"district_id": DISTRICTS["b"]}, headers=h.admin()).json()[
         "audit"
