@@ -1,6 +1,7 @@
 """Raw gateway limit: a bare Starlette endpoint that verifies the Clever-Signature, publishes the
-event with publisher confirms (Dramatiq's RabbitmqBroker, confirm_delivery=True) from a worker
-thread, and answers 202, served by uvicorn the way `rostersync gateway` is.
+event with a confirm through the gateway's own asynchronous publisher (aio-pika, confirms
+pipelined on one channel), and answers 202, served by uvicorn the way `rostersync gateway` is:
+the floor under the product's webhook, with none of its checks.
 
 `python -m bench.raw_gateway --port N --queue Q` (BENCH_BROKER_URL, BENCH_WEBHOOK_SECRET).
 """
@@ -13,15 +14,19 @@ import hmac
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import dramatiq
 import uvicorn
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from gateway.async_publisher import AsyncPublisher, BrokerUnavailable, declarations
+from messaging.encoder import OrjsonEncoder
+from messaging.queues import CLASSIC
 
 
 def verified(header: str | None, body: bytes, secret: str, tolerance: float = 300) -> bool:
@@ -35,7 +40,7 @@ def verified(header: str | None, body: bytes, secret: str, tolerance: float = 30
     return hmac.compare_digest(expected, given)
 
 
-def build_app(broker: dramatiq.Broker, queue: str, secret: str) -> Starlette:
+def build_app(publisher: AsyncPublisher, queue: str, secret: str) -> Starlette:
     async def receive(request: Request) -> Response:
         body = await request.body()
         if not verified(request.headers.get("clever-signature"), body, secret):
@@ -47,14 +52,24 @@ def build_app(broker: dramatiq.Broker, queue: str, secret: str) -> Starlette:
             kwargs={"event": json.loads(body), "source": "webhook"},
             options={},
         )
-        await run_in_threadpool(broker.enqueue, message)  # blocking confirm, off the event loop
+        try:
+            await publisher.publish(message)
+        except BrokerUnavailable:
+            return Response(status_code=503)
         return JSONResponse({"accepted": 1}, status_code=202)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await publisher.start()
+        yield
+        await publisher.close()
+
     return Starlette(
-        routes=[Route("/webhooks/clever", receive, methods=["POST"]), Route("/healthz", healthz)]
+        routes=[Route("/webhooks/clever", receive, methods=["POST"]), Route("/healthz", healthz)],
+        lifespan=lifespan,
     )
 
 
@@ -63,9 +78,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--queue", required=True)
     args = parser.parse_args()
-    broker = RabbitmqBroker(url=os.environ["BENCH_BROKER_URL"], confirm_delivery=True, middleware=[])
-    broker.declare_queue(args.queue)
-    app = build_app(broker, args.queue, os.environ["BENCH_WEBHOOK_SECRET"])
+    dramatiq.set_encoder(OrjsonEncoder())  # the bodies the product publishes
+    publisher = AsyncPublisher(os.environ["BENCH_BROKER_URL"], declarations(CLASSIC, [args.queue]))
+    app = build_app(publisher, args.queue, os.environ["BENCH_WEBHOOK_SECRET"])
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
 
 

@@ -15,10 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import inputs
+from gateway import query_models as q
 from gateway.admin_auth import principal, require_admin
-from gateway.admin_scope import district_condition, district_for
-from gateway.errors import invalid
-from gateway.json_limits import ascii_integer
+from gateway.admin_scope import check_district_filter, district_condition
 from gateway.serializers import iso
 from rostersync.runtime import Runtime
 from storage import read_models
@@ -53,36 +52,23 @@ def audit_json(row: Any) -> dict[str, Any]:
     }
 
 
-def _query_before(request: Request) -> int | None:
-    raw = request.query_params.get("before")
-    if raw is None or raw == "":
-        return None
-    value = ascii_integer(raw, max_digits=18)
-    if value is None:
-        raise invalid("before must be a cursor from a previous page's next")
-    return value
-
-
 def routes(rt: Runtime) -> list[Route]:
     admin = require_admin(rt.settings.admin_tokens)
 
     @admin
     async def listing(request: Request) -> Response:
         who = principal(request)
-        limit = inputs.query_limit(request.query_params)
-        before = _query_before(request)
-        district_id = request.query_params.get("district_id") or None
+        query = inputs.parse_query(q.AuditQuery, request.query_params)
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                if district_id is not None and not who.is_operator:
-                    district_for(who, conn, district_id)  # another tenant's district: 404
+                check_district_filter(who, conn, query.district_id)
                 rows, cursor = read_models.audit_page(
                     conn,
                     district_condition(who, audit_log.c.district_id),
-                    district_id=district_id,
-                    before=before,
-                    limit=limit,
+                    district_id=query.district_id,
+                    before=query.before,
+                    limit=query.limit,
                 )
             return {"audit": [audit_json(r) for r in rows], "next": str(cursor) if cursor else None}
 

@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import inputs
+from gateway import query_models as q
 from gateway.admin_auth import admin_actor, principal, require_admin
-from gateway.admin_scope import district_condition
+from gateway.admin_scope import check_district_filter, district_condition
 from gateway.errors import ApiError, invalid, not_found, unavailable
 from gateway.json_limits import ascii_integer
 from gateway.publishing import PUBLISH_ERRORS
@@ -28,8 +29,6 @@ from storage import failed_messages
 from storage.tables import failed_messages as table
 
 log = structlog.get_logger(__name__)
-
-STATUS_FILTERS = (*failed_messages.STATUSES, "all")
 
 
 def failed_json(row: Any) -> dict[str, Any]:
@@ -57,28 +56,25 @@ def _failed_id(request: Request) -> int:
     return value
 
 
-def _status(request: Request) -> str | None:
-    raw = request.query_params.get("status") or failed_messages.WAITING
-    if raw not in STATUS_FILTERS:
-        raise invalid(f"status must be one of {', '.join(STATUS_FILTERS)}")
-    return None if raw == "all" else raw
-
-
 def routes(rt: Runtime) -> list[Route]:
     admin = require_admin(rt.settings.admin_tokens)
 
     @admin
     async def listing(request: Request) -> Response:
-        scope = district_condition(principal(request), table.c.district_id)
-        district_id = request.query_params.get("district_id") or None
-        status = _status(request)
-        limit = inputs.query_limit(request.query_params)
-        after = inputs.query_after(request.query_params)
+        who = principal(request)
+        query = inputs.parse_query(q.FailedQuery, request.query_params)
+        status = query.status or failed_messages.WAITING
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
+                check_district_filter(who, conn, query.district_id)
                 rows, cursor = failed_messages.page(
-                    conn, district_id=district_id, scope=scope, status=status, after=after, limit=limit
+                    conn,
+                    district_id=query.district_id,
+                    scope=district_condition(who, table.c.district_id),
+                    status=None if status == "all" else status,
+                    after=query.after,
+                    limit=query.limit,
                 )
             return {
                 "failed_messages": [failed_json(row) for row in rows],

@@ -34,6 +34,15 @@ def district_for(
     return district
 
 
+def check_district_filter(principal: Principal, conn: Connection, district_id: str | None) -> None:
+    """A listing narrowed by a query-string `district_id`: a district admin naming another
+    tenant's district (or none that exists) gets 404, as on every route that names it in the
+    path, rather than an empty list. An operator may name a district that is gone (purged): its
+    failed messages and audit rows outlive it."""
+    if district_id is not None and not principal.is_operator:
+        district_for(principal, conn, district_id)
+
+
 def run_for(principal: Principal, conn: Connection, run_id: str) -> RowMapping:
     run = runs.get_run(conn, run_id)
     if run is None or not can_reach(principal, connections.tenant_of(conn, run["district_id"])):

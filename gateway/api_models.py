@@ -94,6 +94,13 @@ class SyncAccepted(Model):
     created: bool = Field(description="false when a run already in progress was returned")
 
 
+class SyncRefused(Model):
+    error: str = Field(description="why no sync starts (disconnected, re-authorization, a held run)")
+    run_id: str | None = Field(
+        default=None, description="the held run waiting for approve or discard (held runs only)"
+    )
+
+
 class Synced(Model):
     id: str
     active: bool

@@ -30,6 +30,7 @@ from gateway import (
     openapi,
     ops_console,
     page_render,
+    publishing,
     sessions,
     webhook,
 )
@@ -67,6 +68,7 @@ def build_app(rt: Runtime) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        lifespan=publishing.lifespan(rt),  # the asynchronous publisher, with RabbitMQ
         middleware=[Middleware(metrics.HttpMetrics), Middleware(RequestLog)],
         exception_handlers={
             ApiError: api_error_handler,

@@ -58,14 +58,15 @@ def api(
     body_required: bool = True,
     query: type[BaseModel] | None = None,
 ) -> Operation:
-    """An admin API operation: bearer credentials, JSON in and out, the usual refusals."""
+    """An admin API operation: bearer credentials, JSON in and out, the usual refusals (an answer
+    in `ok` for a refusal's status replaces the plain `{"error"}`)."""
     refusals: dict[int, Answer] = dict.fromkeys((400, 401, 403, 404, 409, 422, 503), out.Error)
     if body is not None:
         refusals.update({413: out.Error, 415: out.Error})
     return Operation(
         summary,
         "admin",
-        {**ok, **refusals},
+        {**refusals, **ok},
         security=(BEARER,),
         body=body,
         body_required=body_required,
@@ -166,7 +167,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/v1/districts/{district_id}/sync"): api(
         "Request a sync (a run in progress is returned instead)",
-        {202: out.SyncAccepted},
+        {202: out.SyncAccepted, 409: out.SyncRefused},
         body=bodies.SyncRequest,
         body_required=False,
     ),

@@ -1,18 +1,22 @@
 """What a request carries in: bodies with a size cap (enforced before the whole body is in memory),
-JSON within bounds (`json_limits`) and validated query-string parameters (422 with the reason).
-Integers are ASCII digits only: `"²".isdigit()` is True, and `int("²")` raises."""
+JSON within bounds (`json_limits`) and query strings parsed through their models
+(gateway/query_models: 422 with the reason)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from gateway import query_models as q
 from gateway.errors import ApiError, invalid
 from gateway.json_limits import ascii_integer
 from gateway.json_limits import decode_json as decode_json
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -76,46 +80,20 @@ async def read_optional_json_object(request: Request, limit: int) -> dict[str, A
     return body
 
 
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
-
-
-def query_limit(params: QueryParams, default: int = DEFAULT_LIMIT) -> int:
-    raw = params.get("limit")
-    if raw is None or raw == "":
-        return default
-    value = ascii_integer(raw, max_digits=3)
-    if value is None or not 1 <= value <= MAX_LIMIT:
-        raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return value
-
-
-def query_offset(params: QueryParams) -> int:
-    raw = params.get("offset")
-    if raw is None or raw == "":
-        return 0
-    value = ascii_integer(raw, max_digits=12)
-    if value is None:
-        raise invalid("offset must be a non-negative integer of at most 12 digits")
-    return value
+def parse_query(model: type[Q], params: QueryParams) -> Q:
+    """The query string through its model (gateway/query_models, which the OpenAPI document
+    describes); an empty value counts as absent. 422 with the first refused parameter's reason."""
+    values = {name: params[name] for name in model.model_fields if params.get(name, "") != ""}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0])
+        raise invalid(q.REASONS.get(name, f"{name} is not valid")) from None
 
 
 def query_after(params: QueryParams) -> int | None:
     """The keyset cursor: the row id the previous page ended on (its `next`)."""
-    raw = params.get("after")
-    if raw is None or raw == "":
-        return None
-    value = ascii_integer(raw, max_digits=18)
-    if value is None:
-        raise invalid("after must be a cursor from a previous page's next")
-    return value
-
-
-def query_flag(params: QueryParams, name: str) -> bool:
-    raw = (params.get(name) or "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise invalid(f"{name} must be true or false")
-    return raw in ("true", "1")
+    return parse_query(q.PageCursor, params).after
 
 
 @dataclass(frozen=True)
@@ -129,10 +107,10 @@ class PageRequest:
 
 
 def page_request(request: Request) -> PageRequest:
-    params = request.query_params
+    query = parse_query(q.PageQuery, request.query_params)
     return PageRequest(
         district_id=request.path_params["district_id"],
-        limit=query_limit(params),
-        after=query_after(params),
-        include_inactive=query_flag(params, "include_inactive"),
+        limit=query.limit,
+        after=query.after,
+        include_inactive=query.include_inactive,
     )

@@ -14,7 +14,7 @@ from domain.positions import is_position, position_time
 from domain.schedule import next_local_occurrence, parse_local_time
 from gateway.serializers import run_json
 from storage import connections, runs
-from storage.tables import SYNCED_TABLES, deletion_receipts, staff_users, sync_runs
+from storage.tables import SYNCED_TABLES, deletion_receipts, failed_messages, staff_users, sync_runs
 
 # How a person reads each connection state; the key is what templates and tests look for.
 STATES = {
@@ -34,6 +34,7 @@ RESOURCE_NAMES = {
 }
 OUTCOMES = ("created", "updated", "unchanged", "restored", "deactivated")
 HELD_NAMES_SHOWN = 50
+HANDLED_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,15 @@ def receipts(conn: Connection, tenant: str) -> list[RowMapping]:
         .order_by(deletion_receipts.c.completed_at.desc())
     )
     return [row._mapping for row in conn.execute(query)]
+
+
+def recently_handled(conn: Connection, limit: int = HANDLED_SHOWN) -> list[RowMapping]:
+    """Failed messages an operator replayed or dropped, newest first: after a replay the row
+    stays in view as replayed, and comes back to the waiting list if the replay failed again."""
+    query = (
+        select(failed_messages)
+        .where(failed_messages.c.resolved_at.is_not(None))
+        .order_by(failed_messages.c.resolved_at.desc(), failed_messages.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())

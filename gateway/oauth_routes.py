@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from clever_client.oauth import authorize_url
+from domain.run_counters import documented as run_counters
 from gateway import pages
 from gateway.errors import RETRY_AFTER_SECONDS, ApiError
 from gateway.oauth_state import InvalidState, issue_state, verify_state
@@ -182,6 +183,6 @@ def connect_status(conn: Any, row: RowMapping) -> dict[str, Any]:
         body["district"] = {"id": district["id"], "name": district["name"], "status": district["status"]}
     run = runs.get_run(conn, row["run_id"]) if row["run_id"] else None
     if run is not None:
-        counters = run["counters"] or runs.page_totals(conn, run["id"])[1]
+        counters = run_counters(run["counters"] or runs.page_totals(conn, run["id"])[1])
         body["run"] = {"id": run["id"], "status": run["status"], "counters": counters, "error": run["error"]}
     return body

@@ -49,10 +49,12 @@ def console(rt: Runtime) -> dict[str, Any]:
                 }
             )
         failed, _ = failed_messages.page(conn, status=failed_messages.WAITING, limit=FAILED_SHOWN)
+        handled = view.recently_handled(conn)
     queue_depths, queues_error = depths(rt)
     return {
         "connections": rows,
         "failed": [failed_json(row) for row in failed],
+        "handled": [failed_json(row) for row in handled],
         "queues": queue_depths,
         "queues_error": queues_error,
     }

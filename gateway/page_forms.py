@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from gateway.errors import ApiError
 from gateway.inputs import read_capped
-from gateway.page_render import page_error
+from gateway.page_render import PageError, page_error
 from gateway.path_params import has_control_characters
 from gateway.sessions import BrowserSession, require_csrf
 
@@ -42,7 +42,19 @@ async def read_form(request: Request) -> dict[str, str]:
 async def checked_form(request: Request, role: str) -> tuple[BrowserSession, dict[str, str]]:
     """The form of a signed-in `role`, after its CSRF token matched the session's."""
     fields = await read_form(request)
-    session = require_csrf(request, fields.get("csrf_token"))
+    try:
+        session = require_csrf(request, fields.get("csrf_token"))
+    except ApiError as exc:
+        if exc.status != 403:  # no session at all: the sign-in page says what to do
+            raise
+        # A form from an older session (or another site): nothing happened, a fresh form fixes it.
+        raise PageError(
+            403,
+            f"nothing was changed: {exc.reason}",
+            title="This form is out of date",
+            next_step="Reload the page to get a fresh form and send it again. If this keeps "
+            "happening, open Settings → Integrations → Clever in VenueOS again to sign in anew.",
+        ) from None
     if session.principal.role != role:
         raise ApiError(403, "this action is not for your role")
     return session, fields

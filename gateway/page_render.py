@@ -98,19 +98,38 @@ NEXT_STEP = {
 }
 
 
+class PageError(ApiError):
+    """A refusal whose page needs its own heading and next step, where the status alone would
+    point the wrong way (a stale form is a 403, yet signing in as someone else would not help)."""
+
+    def __init__(self, status: int, reason: str, *, title: str, next_step: str) -> None:
+        super().__init__(status, reason)
+        self.title = title
+        self.next_step = next_step
+
+
 def error_page(
-    request: Request, status: int, reason: str, *, headers: Mapping[str, str] | None = None
+    request: Request,
+    status: int,
+    reason: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    title: str | None = None,
+    next_step: str | None = None,
 ) -> Response:
     """What happened (the reason), what to do next, and a way back."""
     context = {
         "status": status,
+        "title": title,
         "reason": reason[:1].upper() + reason[1:],
-        "next_step": NEXT_STEP.get(status, "Go back to the integrations page and try again."),
+        "next_step": next_step or NEXT_STEP.get(status, "Go back to the integrations page and try again."),
     }
     return render(request, "error.html", context, status=status, headers=headers)
 
 
 def page_error(request: Request, exc: ApiError) -> Response:
+    if isinstance(exc, PageError):
+        return error_page(request, exc.status, exc.reason, title=exc.title, next_step=exc.next_step)
     return error_page(request, exc.status, exc.reason, headers=exc.headers)
 
 

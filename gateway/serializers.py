@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.entities import BellSchedule, Role
 from domain.roles import effective_role
+from domain.run_counters import documented as run_counters
 
 # Database rows (RowMapping) and plain dicts alike.
 Record = Mapping[Any, Any]
@@ -16,22 +17,6 @@ Record = Mapping[Any, Any]
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 always with its offset: SQLite hands back naive datetimes (stored in UTC)."""
     return _aware(value).isoformat() if value is not None else None
-
-
-# Counter names runs stored by earlier releases used, and what the documentation calls them.
-_RENAMED_COUNTERS = {"stale": "outdated"}
-
-
-def run_counters(counters: Mapping[str, Mapping[str, int]] | None) -> dict[str, dict[str, int]]:
-    """A run's counters per type under their documented names, older stored runs included."""
-    out: dict[str, dict[str, int]] = {}
-    for entity_type, outcomes in (counters or {}).items():
-        renamed: dict[str, int] = {}
-        for name, value in outcomes.items():
-            key = _RENAMED_COUNTERS.get(name, name)
-            renamed[key] = renamed.get(key, 0) + value
-        out[entity_type] = renamed
-    return out
 
 
 def run_json(run: Record) -> dict[str, Any]:

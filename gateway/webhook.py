@@ -6,7 +6,9 @@ authenticated), 400 malformed or too deeply nested JSON, 422 an event that does 
 is dated in the future (CLOCK_SKEW_SECONDS) or whose object no row could hold (an over-long id or
 field, a NUL). Event ids are lower-cased before publishing. Student and contact events
 are dropped here and counted. 202 only once RabbitMQ confirmed every message; otherwise 503 +
-Retry-After, and a sender that retries loses nothing (events are deduplicated downstream by id).
+Retry-After. The batch's events are published concurrently, so after a 503 some may have been
+confirmed and will be applied: a sender that retries loses nothing and applies nothing twice
+(events are deduplicated downstream by id).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from domain.events import CleverEvent, InvalidEvent, is_private, parse_event, wi
 from domain.positions import is_from_future, is_position
 from gateway.errors import ApiError
 from gateway.inputs import decode_json, is_json_content_type, read_capped
-from gateway.publishing import publish
+from gateway.publishing import publish_all
 from gateway.storable_events import unstorable_reason
 from gateway.webhook_signature import HEADER, BadSignature, Sender, verify
 from rostersync.runtime import Runtime
@@ -90,8 +92,10 @@ def routes(rt: Runtime) -> list[Route]:
         except ApiError as exc:
             log.warning("webhook.rejected", status=exc.status, reason=exc.reason)
             raise
-        for event in events:
-            await publish(rt, "events", "apply_event", {"event": wire_event(event), "source": "webhook"})
+        # Concurrently, each awaiting its own confirm; 202 once all are confirmed.
+        await publish_all(
+            rt, [("events", "apply_event", {"event": wire_event(e), "source": "webhook"}) for e in events]
+        )
         request.state.log_fields = {"accepted": len(events), "dropped": dropped}  # on the request's line
         return JSONResponse({"accepted": len(events), "dropped": dropped}, status_code=202)
 

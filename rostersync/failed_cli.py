@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from rostersync.cli_actor import cli_actor
 from rostersync.runtime import Runtime, runtime
-
-CLI_ACTOR = "cli"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +71,7 @@ def replay(rt: Runtime, args: argparse.Namespace, *, out: TextIO) -> int:
 
     if args.id is not None:
         try:
-            row = service.replay(rt, args.id, by=CLI_ACTOR)
+            row = service.replay(rt, args.id, by=cli_actor())
         except LookupError:
             print(f"no failed message {args.id}", file=out)
             return 1
@@ -81,7 +80,7 @@ def replay(rt: Runtime, args: argparse.Namespace, *, out: TextIO) -> int:
             return 1
         print(f"replayed {row['id']} ({row['actor']} to {row['queue']})", file=out)
         return 0
-    outcome = service.replay_waiting(rt, by=CLI_ACTOR, district_id=args.district)
+    outcome = service.replay_waiting(rt, by=cli_actor(), district_id=args.district)
     print(f"replayed {len(outcome.replayed)} message(s)", file=out)
     if outcome.skipped:
         print(f"skipped {len(outcome.skipped)} resolved meanwhile: {outcome.skipped}", file=out)
@@ -92,7 +91,7 @@ def drop(rt: Runtime, failed_id: int, *, out: TextIO) -> int:
     from services import failed_messages as service
 
     try:
-        service.drop(rt, failed_id, by=CLI_ACTOR)
+        service.drop(rt, failed_id, by=cli_actor())
     except LookupError:
         print(f"no failed message {failed_id}", file=out)
         return 1

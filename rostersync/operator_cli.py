@@ -7,11 +7,10 @@ They call the services the admin API calls, and the audit log names the operator
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from typing import TextIO
 
+from rostersync.cli_actor import cli_actor
 from rostersync.cli_failures import CommandFailed
 from rostersync.runtime import Runtime, runtime
 
@@ -36,14 +35,6 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     purge.add_argument("district")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=run_purge)
-
-
-def operator() -> str:
-    """Who runs the command, for the audit log."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # a container user without a passwd entry or LOGNAME
-        return f"cli:uid{os.getuid()}"
 
 
 def _ready(*, broker: bool = False) -> Runtime:
@@ -80,7 +71,7 @@ def run_sync(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     rt = _ready(broker=True)
     _known(rt, args.district)
     ensure_broker(connection_attempts=1)
-    actor = operator()
+    actor = cli_actor()
     try:
         ticket = request_sync(rt, args.district, kind=args.kind, requested_by=actor)
     except RunHeld as exc:
@@ -124,7 +115,7 @@ def _resolve(district_id: str, *, approve: bool, out: TextIO) -> int:
     if held is None:
         raise CommandFailed(f"district {district_id} has no run held for review")
     try:
-        status = resolve_held_run(rt, held["id"], approve=approve, actor=operator())
+        status = resolve_held_run(rt, held["id"], approve=approve, actor=cli_actor())
     except (LookupError, ValueError) as exc:  # decided by someone else meanwhile
         raise CommandFailed(f"run {held['id']}: {exc}") from None
     print(f"run {held['id']} {'approved' if approve else 'discarded'}: {status}", file=out)
@@ -136,7 +127,7 @@ def run_disconnect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
     rt = _ready()
     _known(rt, args.district)
-    generation = disconnect_district(rt, args.district, actor=operator())
+    generation = disconnect_district(rt, args.district, actor=cli_actor())
     print(f"district {args.district} disconnected (generation {generation}); its data stays", file=out)
     return 0
 
@@ -148,7 +139,7 @@ def run_purge(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     _known(rt, args.district)  # a receipt for a district that never existed would be a lie
     if not args.yes and not _confirmed(args.district):
         raise CommandFailed("purge cancelled: nothing was deleted")
-    counts = purge_district(rt, args.district, actor=operator())
+    counts = purge_district(rt, args.district, actor=cli_actor())
     for table, count in sorted(counts.items()):
         print(f"{table:20} {count}", file=out)
     return 0

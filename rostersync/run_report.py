@@ -7,9 +7,11 @@ its counters and its error, wrapped to the width so no line runs past the termin
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, TextIO
 
+from domain.run_counters import documented
 from rostersync.cli_failures import CommandFailed
 from rostersync.runtime import Runtime
 from rostersync.text_table import terminal_width
@@ -19,14 +21,15 @@ INDENT = "    "
 HEADER = f"{'district':24}  {'kind':9}  {'status':9}  {'started (UTC)':16}  {'took':>8}"
 
 
-def summarize_counters(counters: dict[str, dict[str, int]]) -> str:
+def summarize_counters(counters: Mapping[str, Mapping[str, int]]) -> str:
     return "; ".join(counter_parts(counters)) or "-"
 
 
-def counter_parts(counters: dict[str, dict[str, int]]) -> list[str]:
-    """One part per entity type with its non-zero outcomes, e.g. `staff created=12 updated=1`."""
+def counter_parts(counters: Mapping[str, Mapping[str, int]] | None) -> list[str]:
+    """One part per entity type with its non-zero outcomes, e.g. `staff created=12 updated=1`,
+    under the documented names (an old run's `stale` is `outdated`)."""
     parts = []
-    for entity_type, outcome in sorted(counters.items()):
+    for entity_type, outcome in sorted(documented(counters).items()):
         changed = {k: v for k, v in outcome.items() if v}
         if changed:
             parts.append(entity_type + " " + " ".join(f"{k}={v}" for k, v in sorted(changed.items())))
@@ -51,7 +54,7 @@ def run_lines(run: Any, *, width: int) -> list[str]:
         f"{_started(run):16}  {_duration(run):>8}"
     )
     lines = [row.rstrip(), f"{INDENT}run {run['id']}"]
-    lines += _packed(counter_parts(run["counters"] or {}), width)
+    lines += _packed(counter_parts(run["counters"]), width)
     if run["error"]:
         lines += textwrap.wrap(
             f"error: {run['error']}", width, initial_indent=INDENT, subsequent_indent=INDENT + "  "

@@ -3,36 +3,68 @@ to say something, fill and send forms, take screenshots."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from e2e.conftest import Stack
+from e2e.conftest import IDENTITY_KEY, Stack
 from selenium import webdriver
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
+    TimeoutException,
     WebDriverException,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
+from gateway.identity import IdentityKeyring, issue_assertion
 from gateway.sessions import COOKIE_NAME
+from rostersync.settings import Settings
 
 WIDTH, HEIGHT = 1100, 900
 WAIT = 120.0  # a bound on waiting for the worker, not a speed assertion
 
 
-def sign_in(driver: webdriver.Chrome, stack: Stack, tenant: str | None, role: str = "district_admin") -> None:
-    """The handoff VenueOS performs: /session with a signed assertion, then the page."""
+def sign_in(
+    driver: webdriver.Chrome,
+    stack: Stack,
+    tenant: str | None,
+    role: str = "district_admin",
+    *,
+    ttl_seconds: int | None = None,
+) -> None:
+    """The handoff VenueOS performs: /session with a signed assertion, then the page. The
+    session ends with the assertion, so `ttl_seconds` makes one that expires soon."""
     target = "/integrations/clever" if role == "district_admin" else "/ops"
     driver.delete_all_cookies()
-    query = urlencode({"assertion": stack.assertion(tenant=tenant or "", role=role), "next": target})
+    if ttl_seconds is None:
+        assertion = stack.assertion(tenant=tenant or "", role=role)
+    else:
+        keyring = IdentityKeyring.from_settings(Settings(identity_keys=(IDENTITY_KEY,)))
+        assertion = issue_assertion(
+            keyring, sub="e2e-admin", tenant=tenant, role=role, ttl_seconds=ttl_seconds
+        )
+    query = urlencode({"assertion": assertion, "next": target})
     driver.get(f"{stack.gateway_url}/session?{query}")
     assert driver.current_url == f"{stack.gateway_url}{target}", driver.current_url
+
+
+def open_page(driver: webdriver.Chrome, stack: Stack, path: str = "/integrations/clever") -> None:
+    driver.get(f"{stack.gateway_url}{path}")
+
+
+def approve_on_clever(driver: webdriver.Chrome, stack: Stack, shots: Path | None = None) -> None:
+    """On the simulator's consent page: check it is Clever's, then Approve."""
+    wait_for(lambda: driver.current_url.startswith(stack.sim.base_url), "Clever's consent page")
+    assert "read:sections" in text_of(driver, "#scopes")
+    if shots is not None:
+        save_screenshot(driver, shots, "clever-consent")
+    find(driver, "#approve").click()
+    wait_for(lambda: "/connect/" in driver.current_url, "the connect progress page")
 
 
 def find(driver: webdriver.Chrome, css: str) -> WebElement:
@@ -79,18 +111,21 @@ def wait_for(
     refresh: webdriver.Chrome | None = None,
     poll: float = 0.5,
 ) -> Any:
-    """Poll until `predicate` holds; with `refresh`, reload that page between tries (as a
-    person would with JavaScript off)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(poll)
-        if refresh is not None:
+    """Wait (WebDriverWait) until `predicate` holds and return its value; with `refresh`,
+    reload that page between tries (as a person would with JavaScript off)."""
+    first = True
+
+    def attempt(_: object) -> Any:
+        nonlocal first
+        if refresh is not None and not first:
             refresh.refresh()
+        first = False
+        return predicate()
+
+    try:
+        return WebDriverWait(refresh, timeout, poll_frequency=poll).until(attempt)
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 def session_client(driver: webdriver.Chrome, stack: Stack) -> httpx.Client:

@@ -1,5 +1,5 @@
 """A real browser against a real deployment: headless Chromium driven by Selenium (Debian's
-`chromium` and `chromium-driver`), and one stack per module (simulator with Clever's consent
+`chromium` and `chromium-driver`), and one stack for the directory (simulator with Clever's consent
 screen, gateway and worker processes, PostgreSQL, RabbitMQ), reusing the end-to-end Stack.
 
 Screenshots go to SCREENSHOT_DIR when it is set (e.g. docs/screenshots), else to a directory
@@ -47,7 +47,7 @@ def _delete_queues(broker_url: str, prefix: str) -> None:
     connection.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(postgres_url: str, broker_url: str) -> Iterator[Stack]:
     """Two simulated districts (one per tenant), Clever's consent screen on, small pages so a
     sync takes several and its progress can be watched."""
@@ -81,7 +81,7 @@ def stack(postgres_url: str, broker_url: str) -> Iterator[Stack]:
         _delete_queues(broker_url, prefix)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -101,7 +101,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get("SCREENSHOT_DIR")
     if chosen:

@@ -4,14 +4,19 @@ where the previous one left the district), as one person's afternoon would."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dramatiq
+import pika
 import pytest
+from accessibility import check_page
 from browser_support import (
+    approve_on_clever,
     click_through,
     find,
+    open_page,
     save_screenshot,
     session_client,
     sign_in,
@@ -25,15 +30,47 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from storage import failed_messages
 from storage.runs import now
+from storage.tables import districts, staff_users, sync_runs
 from storage.tables import failed_messages as failed_table
-from storage.tables import staff_users, sync_runs
 
 pytestmark = pytest.mark.e2e
 
 TENANT_A, TENANT_B = "tenant-a", "tenant-b"
 SLOW_MS = 300  # simulator latency while a test watches a sync run
+
+
+def publish(stack: Stack, kind: str, actor: str, kwargs: dict[str, Any]) -> str:
+    """Send a message to the deployment's queue with pika, as another service could."""
+    message = dramatiq.Message(
+        queue_name=f"{stack.env['QUEUE_PREFIX']}{kind}", actor_name=actor, args=(), kwargs=kwargs, options={}
+    )
+    connection = pika.BlockingConnection(pika.URLParameters(stack.env["BROKER_URL"]))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            exchange="",
+            routing_key=message.queue_name,
+            body=message.encode(),
+            properties=pika.BasicProperties(delivery_mode=2),
+            mandatory=True,
+        )
+    finally:
+        connection.close()
+    return message.message_id
+
+
+def failed_row(stack: Stack, message_id: str) -> Any:
+    with stack.engine.connect() as conn:
+        query = select(failed_table).where(failed_table.c.message_id == message_id)
+        return conn.execute(query).mappings().first()
+
+
+def cursor_checked_at(stack: Stack, district_id: str) -> datetime:
+    with stack.engine.connect() as conn:
+        query = select(districts.c.events_cursor_at).where(districts.c.id == district_id)
+        return conn.execute(query).scalar() or datetime.min.replace(tzinfo=UTC)
 
 
 def district(stack: Stack, index: int) -> str:
@@ -48,26 +85,13 @@ def runs_of(stack: Stack, district_id: str) -> list[Any]:
         return [r._mapping for r in conn.execute(query)]
 
 
-def approve_on_clever(driver: webdriver.Chrome, stack: Stack, shots: Path | None = None) -> None:
-    """On the simulator's consent page: check it is Clever's, then Approve."""
-    wait_for(lambda: driver.current_url.startswith(stack.sim.base_url), "Clever's consent page")
-    assert "read:sections" in text_of(driver, "#scopes")
-    if shots is not None:
-        save_screenshot(driver, shots, "clever-consent")
-    find(driver, "#approve").click()
-    wait_for(lambda: "/connect/" in driver.current_url, "the connect progress page")
-
-
-def open_page(driver: webdriver.Chrome, stack: Stack, path: str = "/integrations/clever") -> None:
-    driver.get(f"{stack.gateway_url}{path}")
-
-
 def test_connect_shows_the_sync_progressing_then_its_counts(
     stack: Stack, browser: webdriver.Chrome, screenshots: Path
 ) -> None:
     sign_in(browser, stack, TENANT_A)
     assert state(browser) == "not_connected"
     assert "No student data" in browser.page_source
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-not-connected")
 
     stack.sim.set_faults(latency_ms=SLOW_MS)
@@ -76,6 +100,7 @@ def test_connect_shows_the_sync_progressing_then_its_counts(
     open_page(browser, stack)
     wait_for(lambda: state(browser) == "syncing", "the first sync to show", refresh=browser)
     assert "Sync in progress" in text_of(browser, "#live")
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-syncing")
 
     stack.sim.clear_faults()
@@ -85,6 +110,7 @@ def test_connect_shows_the_sync_progressing_then_its_counts(
     assert int(text_of(browser, "#last-staff-created")) > 0
     assert int(text_of(browser, "#last-tenant-created")) >= 2
     assert "02:30" in text_of(browser, "#next-reconcile")
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-connected")
 
 
@@ -99,6 +125,7 @@ def test_sync_now_shows_the_running_sync_instead_of_starting_another(
     assert state(browser) == "syncing"
     click_through(browser, "#sync-now")
     assert "already running" in text_of(browser, "#notice")
+    check_page(browser)
     assert len(runs_of(stack, district(stack, 0))) == before + 1
     stack.sim.clear_faults()
     wait_for(lambda: state(browser) == "active", "the sync to end", refresh=browser)
@@ -116,6 +143,7 @@ def test_a_role_override_sticks_after_a_sync(
     click_through(browser, f"{row} button")
     assert "role is saved" in text_of(browser, "#notice")
     assert text_of(browser, f"{row} .role") == "RESTRICTED_VIEWER override"
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-staff")
 
     open_page(browser, stack)
@@ -137,6 +165,7 @@ def test_a_mass_removal_is_held_then_approved(
     click_through(browser, "#sync-now")
     held = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".held"), "the held run", refresh=browser)
     assert "Staff: " in held[0].text
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-held")
     click_through(browser, held[0].find_element(By.CSS_SELECTOR, "button.danger"))
     assert "Approved" in text_of(browser, "#notice")
@@ -152,6 +181,7 @@ def test_disconnect_keeps_the_data_and_reconnect_resumes(
     sign_in(browser, stack, TENANT_A)
     click_through(browser, "#disconnect")
     assert "Your data stays" in browser.page_source
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-confirm-disconnect")
     click_through(browser, "#confirm-disconnect")
     assert state(browser) == "disconnected"
@@ -184,6 +214,7 @@ def test_another_tenants_admin_cannot_reach_the_first_tenants_district(
     assert state(browser) == "not_connected" and name_a not in browser.page_source
     open_page(browser, stack, "/integrations/clever/staff")
     assert text_of(browser, "h1") == "Not found"
+    check_page(browser)
 
     # B connects their own district (the simulator's second one) and sees only it.
     admin_b = stack.sim.snapshot(district(stack, 1))["users_by_role"]["district_admin"][0]["id"]
@@ -211,53 +242,61 @@ def test_another_tenants_admin_cannot_reach_the_first_tenants_district(
         assert conn.execute(query).scalar() == "RESTRICTED_VIEWER"  # A's own override, untouched
 
 
-def test_the_operator_console_lists_both_districts_and_replays_a_failed_message(
+def test_the_operator_console_lists_both_districts_and_a_replay_after_the_fix_succeeds(
     stack: Stack, browser: webdriver.Chrome, screenshots: Path
 ) -> None:
     district_id = district(stack, 0)
-    message = dramatiq.Message(
-        queue_name=f"{stack.env['QUEUE_PREFIX']}events",
-        actor_name="poll_events",
-        args=(),
-        kwargs={"district_id": district_id},
-        options={},
-    )
-    # What the worker records when a message gives up (see messaging/failure_record.py).
-    with stack.engine.begin() as conn:
-        failed_id = failed_messages.record(
-            conn,
-            failed_messages.Failure(
-                message_id=message.message_id,
-                queue="events",
-                actor="poll_events",
-                district_id=district_id,
-                idempotency_key=None,
-                cause="ConnectError: the Clever API did not answer",
-                attempts=5,
-                first_failed_at=now(),
-                last_failed_at=now(),
-                message=message.asdict(),
-            ),
-        )
+    # Clever answers every data request with 501 (a permanent error, so no retries): a poll sent
+    # now, as the scheduler would send it, gives up at once and is recorded with its cause.
+    stack.sim.set_faults(error_rate=1.0, error_statuses=[501])
+    try:
+        message_id = publish(stack, "events", "poll_events", {"district_id": district_id})
+        failed_id = wait_for(lambda: failed_row(stack, message_id), "the poll to be recorded as failed")["id"]
+    finally:
+        stack.sim.clear_faults()  # the fix: Clever answers again
 
-    stack.sim.clear_requests()
     sign_in(browser, stack, None, role="operator")
+    check_page(browser)
     assert find(browser, f"#connection-{district(stack, 0)}") and find(
         browser, f"#connection-{district(stack, 1)}"
     )
-    assert "ConnectError" in text_of(browser, f"#failed-{failed_id}")
+    assert "501" in text_of(browser, f"#failed-{failed_id}")
     save_screenshot(browser, screenshots, "ops-console")
+
+    replayed_at = now()
     click_through(browser, f"#replay-{failed_id}")
     assert "sent to its queue again" in text_of(browser, "#notice")
     assert not browser.find_elements(By.CSS_SELECTOR, f"#failed-{failed_id}")
-    with stack.engine.connect() as conn:
-        status = conn.execute(select(failed_table.c.status).where(failed_table.c.id == failed_id)).scalar()
-    assert status == "replayed"
-    # The worker took the replayed message: the poll reached Clever's Events API.
+    assert text_of(browser, f"#handled-{failed_id} .status") == "replayed"
+    assert "operator:e2e-admin" in text_of(browser, f"#handled-{failed_id}")
+    # The worker took the replayed poll and it went through: the cursor's check time moved on.
+    wait_for(lambda: cursor_checked_at(stack, district_id) >= replayed_at, "the replayed poll to succeed")
+    open_page(browser, stack, "/ops")
+    assert text_of(browser, f"#handled-{failed_id} .status") == "replayed"
+    assert failed_row(stack, message_id)["status"] == "replayed"
+
+
+def test_replaying_a_message_that_can_never_succeed_records_it_again(
+    stack: Stack, browser: webdriver.Chrome
+) -> None:
+    # What another service could publish: a Clever event whose data is not an object.
+    bad_event = {"id": "0123456789abcdef01234567", "type": "users.updated", "data": "not an object"}
+    message_id = publish(stack, "events", "apply_event", {"event": bad_event, "source": "webhook"})
+    row = wait_for(lambda: failed_row(stack, message_id), "the bad event to be recorded as failed")
+    assert row["attempts"] == 1  # a permanent error is recorded at once, never retried
+
+    sign_in(browser, stack, None, role="operator")
+    assert "InvalidEvent" in text_of(browser, f"#failed-{row['id']}")
+    click_through(browser, f"#replay-{row['id']}")
+    assert "sent to its queue again" in text_of(browser, "#notice")
+    # It fails again (the worker may be done before this page is), and the page says so: back in
+    # the waiting list with its attempts added up, no longer shown as replayed.
     wait_for(
-        lambda: any(r["path"] == "/v3.0/events" for r in stack.sim.requests()),
-        "the replayed poll to reach the simulator",
+        lambda: text_of(browser, f"#failed-{row['id']} .attempts") == "2",
+        "the replay to fail again",
+        refresh=browser,
     )
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#handled-{row['id']}")
 
 
 def test_delete_needs_the_name_and_ends_with_a_receipt(
@@ -266,11 +305,13 @@ def test_delete_needs_the_name_and_ends_with_a_receipt(
     sign_in(browser, stack, TENANT_A)
     name = text_of(browser, "#district-name")
     click_through(browser, "#delete")
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-confirm-delete")
     find(browser, "#confirm-name").send_keys("not the name")
     click_through(browser, "#confirm-delete")
     assert "Please check what you entered" in text_of(browser, "h1")
     assert name in text_of(browser, "#reason")
+    check_page(browser)
     save_screenshot(browser, screenshots, "error-page")
 
     open_page(browser, stack, "/integrations/clever/delete")
@@ -280,4 +321,5 @@ def test_delete_needs_the_name_and_ends_with_a_receipt(
     wait_for(lambda: state(browser) == "not_connected", "the purge", refresh=browser)
     receipt = text_of(browser, ".receipt")
     assert district(stack, 0) in receipt and "staff" in receipt
+    check_page(browser)
     save_screenshot(browser, screenshots, "integrations-deleted-receipt")

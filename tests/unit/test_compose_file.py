@@ -68,3 +68,31 @@ def test_the_environment_names_settings_that_exist() -> None:
         "http://simulator:8765",
         "http://localhost:8765",
     )
+
+
+SCRAPED = sorted(n for n in OURS if n.startswith("worker-") or n == "scheduler")
+
+
+def test_each_worker_service_and_the_scheduler_serve_metrics_on_a_port_of_their_own() -> None:
+    ports = {name: OURS[name]["environment"]["METRICS_PORT"] for name in SCRAPED}
+    assert len(set(ports.values())) == len(ports), ports
+    for name, port in ports.items():
+        assert Settings.from_env({"METRICS_PORT": port}).metrics_port == int(port), name
+        # The service still gets the shared environment it would get without a port.
+        assert set(OURS["gateway"]["environment"]) <= set(OURS[name]["environment"]), name
+
+
+def test_prometheus_scrapes_exactly_the_gateway_the_workers_and_the_scheduler() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    command = OURS["gateway"]["command"]
+    expected = {f"gateway:{command[command.index('--port') + 1]}"}
+    expected |= {f"{name}:{OURS[name]['environment']['METRICS_PORT']}" for name in SCRAPED}
+    assert targets == expected
+    for rules in config["rule_files"]:
+        assert (ROOT / "deploy" / "prometheus" / rules).is_file()

@@ -205,7 +205,8 @@ def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         harness.add_district()
         harness.add_staff(STAFF)
         harness.add_school(SCHOOL)
-        harness.add_run(RUN, status="held", held_plan={"staff": [STAFF]})
+        # A held run always has the position its crawl started from.
+        harness.add_run(RUN, status="held", held_plan={"staff": [STAFF]}, source_position="6000" + "0" * 20)
         yield harness
 
 

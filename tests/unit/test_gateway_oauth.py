@@ -302,7 +302,12 @@ def test_progress_follows_the_connect_run_with_counters_per_type(h: Harness) -> 
         "run": None,
     }
     h.add_district()
-    h.add_run("run-connect", status="running", counters={"staff": {"created": 3}, "terms": {"created": 1}})
+    # Stored under the old name `stale`, shown as documented (`outdated`), as the API does.
+    h.add_run(
+        "run-connect",
+        status="running",
+        counters={"staff": {"created": 3, "stale": 2}, "terms": {"created": 1}},
+    )
     h.add_run("run-later", status="succeeded", minutes=5, counters={"staff": {"unchanged": 3}})
     connected(h, nonce, district_id=DISTRICT, run_id="run-connect")
     body = h.client.get(f"/connect/{nonce}/status").json()
@@ -311,11 +316,12 @@ def test_progress_follows_the_connect_run_with_counters_per_type(h: Harness) -> 
     assert body["run"] == {
         "id": "run-connect",
         "status": "running",
-        "counters": {"staff": {"created": 3}, "terms": {"created": 1}},
+        "counters": {"staff": {"created": 3, "outdated": 2}, "terms": {"created": 1}},
         "error": None,
     }
     page = h.client.get(f"/connect/{nonce}")
-    assert "staff: created 3" in page.text and "terms: created 1" in page.text
+    assert "staff: created 3, outdated 2" in page.text and "terms: created 1" in page.text
+    assert "stale" not in page.text
 
 
 def test_a_failed_connection_says_so_and_offers_starting_again(h: Harness) -> None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 import pytest
+from pydantic import Field, create_model
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from test_gateway_support import DISTRICT, Harness
 
+from gateway import query_models
 from gateway.contract import OPERATIONS
 from gateway.openapi import MissingContract, app_operations, build_document
+from gateway.query_models import REASONS
 
 STAFF = "5b2ad81a709e300001e2c0a1"
 SCHOOL = "5b2ad81a709e300001e2c051"
@@ -146,3 +149,77 @@ def test_the_docs_page_lists_every_operation_without_any_script_from_elsewhere(h
             assert f'id="{operation["operationId"]}"' in page.text
     assert "<script>" not in page.text and "https://" not in page.text.split("</head>")[0]
     assert 'href="/openapi.json"' in page.text
+
+
+def refused_and_accepted(parameter: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Values the document refuses and values it allows, read from the parameter's schema."""
+    schema = parameter["schema"]
+    if "enum" in schema:
+        return ["nonsense"], [str(v) for v in schema["enum"]]
+    if schema.get("type") == "integer":
+        low, high = schema["minimum"], schema["maximum"]
+        refused = [str(high + 1), "²", "1.0", " 1"] + ([str(low - 1)] if low > 0 else [])
+        return refused, [str(low), str(high)]
+    if schema.get("type") == "boolean":
+        return ["yes", "2"], ["true", "false", "1", "0"]
+    return [], []
+
+
+def test_the_query_models_are_the_validator_the_document_describes(h: Harness) -> None:
+    """Every documented bound of every admin listing's query string, tried on the live route: what
+    the document refuses is 422 with the parameter's reason, what it allows is answered."""
+    document = served(h)
+    tried = 0
+    for path, methods in document["paths"].items():
+        operation = methods.get("get")
+        if not path.startswith("/v1/") or operation is None or "{" in path.replace("{district_id}", ""):
+            continue
+        url = path.format(district_id=DISTRICT)
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            refused, accepted = refused_and_accepted(parameter)
+            for value in refused:
+                response = h.client.get(url, params={parameter["name"]: value}, headers=h.admin())
+                assert response.status_code == 422, (path, parameter["name"], value)
+                assert response.json() == {"error": REASONS[parameter["name"]]}
+                tried += 1
+            for value in accepted:
+                response = h.client.get(url, params={parameter["name"]: value}, headers=h.admin())
+                assert response.status_code == 200, (path, parameter["name"], value, response.text)
+                tried += 1
+    assert tried > 60
+
+
+def test_each_listing_parses_the_query_model_its_contract_entry_names(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tighten a contract entry's model and the route follows: the handler checks nothing of its
+    own, so the document and the validation cannot drift apart."""
+    listings = [
+        (path, op.query)
+        for (method, path), op in OPERATIONS.items()
+        if method == "GET" and path.startswith("/v1/") and op.query is not None
+    ]
+    assert len(listings) >= 8
+    for path, model in listings:
+        assert model is not None and "limit" in model.model_fields, path
+        tighter = create_model(model.__name__, __base__=model, limit=(Annotated[int, Field(ge=1, le=3)], 3))
+        with monkeypatch.context() as patch:
+            patch.setattr(query_models, model.__name__, tighter)
+            url = path.format(district_id=DISTRICT)
+            assert h.client.get(url, params={"limit": "3"}, headers=h.admin()).status_code == 200
+            refused = h.client.get(url, params={"limit": "4"}, headers=h.admin())
+            assert refused.status_code == 422, path
+            assert refused.json() == {"error": REASONS["limit"]}
+
+
+def test_a_held_run_refusal_names_the_run_as_documented(h: Harness) -> None:
+    h.add_run("held-run", status="held", error="would deactivate 40% of staff")
+    response = h.client.post(f"/v1/districts/{DISTRICT}/sync", json={}, headers=h.admin())
+    assert response.status_code == 409
+    assert response.json()["run_id"] == "held-run"
+    document = served(h)
+    check(document, "POST", "/v1/districts/{district_id}/sync", response)
+    conflict = document["paths"]["/v1/districts/{district_id}/sync"]["post"]["responses"]["409"]
+    assert conflict["content"]["application/json"]["schema"]["$ref"].endswith("/SyncRefused")

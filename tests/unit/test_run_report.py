@@ -43,6 +43,11 @@ def test_a_run_is_a_row_and_indented_details_within_80_columns() -> None:
     assert lines[-1].startswith("      ") and "error: fetch incomplete" in text
 
 
+def test_counters_of_runs_stored_before_the_rename_show_their_documented_names() -> None:
+    lines = run_lines(a_run(counters={"staff": {"created": 2, "stale": 1, "outdated": 1}}), width=80)
+    assert lines[2] == "    staff created=2 outdated=2"
+
+
 def test_a_run_not_started_yet_shows_when_it_was_queued_and_no_duration() -> None:
     queued = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
     lines = run_lines(a_run(status="queued", started_at=None, finished_at=None, queued_at=queued), width=80)
