@@ -6,6 +6,11 @@ lead to a waiting thread, or stops when nothing is left. Under load the batches 
 own (up to the number of threads); when idle an item is applied at once, with no wait for
 company.
 
+Under load a batch that just ended lets its threads go to fetch their next messages; the next
+leader then waits a moment (at most `linger` seconds) for as many items as the last batch had,
+instead of running the few that happened to be there first and leaving the rest for the next
+round trip. When idle the last batch was small and nothing waits.
+
 A batch that fails is applied again one item at a time, so each thread gets its own item's
 result or exception, and Dramatiq retries or dead-letters only the message that failed.
 """
@@ -36,10 +41,15 @@ class _Slot(Generic[T, R]):
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, apply_batch: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 64) -> None:
+    def __init__(
+        self, apply_batch: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 64, linger: float = 0.0
+    ) -> None:
         self._apply_batch = apply_batch
         self._max_batch = max_batch
+        self._linger = linger
+        self._previous = 0  # the size of the last batch applied
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._waiting: list[_Slot[T, R]] = []
         self._leader: _Slot[T, R] | None = None  # the item whose thread leads; None: nobody
 
@@ -49,6 +59,7 @@ class GroupCommit(Generic[T, R]):
             self._waiting.append(slot)
             if self._leader is None:
                 self._leader = slot
+            self._arrived.notify()
         while not slot.finished:
             if self._leader is slot:
                 self._lead(slot)
@@ -76,6 +87,12 @@ class GroupCommit(Generic[T, R]):
             if self._leader is slot:
                 self._hand_over_locked()
 
+    def _gather_locked(self) -> None:
+        """Under load, wait a moment for as many items as the last batch had."""
+        wanted = min(self._previous, self._max_batch)
+        if self._linger > 0 and 0 < len(self._waiting) < wanted:
+            self._arrived.wait_for(lambda: len(self._waiting) >= wanted, timeout=self._linger)
+
     def _lead(self, own: _Slot[T, R]) -> None:
         batch: list[_Slot[T, R]] = []
         try:
@@ -85,11 +102,13 @@ class GroupCommit(Generic[T, R]):
                         # Hand over: this thread's message waits for its ack until it stops leading.
                         self._hand_over_locked()
                         return
+                    self._gather_locked()
                     batch = self._waiting[: self._max_batch]
                     del self._waiting[: self._max_batch]
                     if not batch:
                         self._leader = None
                         return
+                    self._previous = len(batch)
                 self._run(batch)
         except BaseException:
             # Interrupted (a time limit raised in this thread): this thread's own item fails

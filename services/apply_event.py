@@ -106,11 +106,15 @@ def apply_events(rt: Runtime, batch: Sequence[SourcedEvent]) -> list[str]:
                     indexes, _apply_for_district(rt, conn, district_id, events), strict=True
                 ):
                     outcomes[index] = outcome
-    # One line per batch (a line per event costs as much as applying it): ids by outcome.
+    # One line per batch (a line per event costs as much as applying it): counts by outcome at
+    # info, the ids only when debugging (rendering them costs more than the counts are worth).
     ids_by_outcome: dict[str, list[str]] = defaultdict(list)
     for item, outcome in zip(batch, outcomes, strict=True):
         ids_by_outcome[outcome].append(item.event.id)
-    log.info("events.applied", batch=len(batch), sources=sorted({i.source for i in batch}), **ids_by_outcome)
+    sources = sorted({i.source for i in batch})
+    counts = {outcome: len(ids) for outcome, ids in ids_by_outcome.items()}
+    log.info("events.applied", batch=len(batch), sources=sources, **counts)
+    log.debug("events.applied_ids", **ids_by_outcome)
     handled = ((i.event.id, i.source, o) for i, o in zip(batch, outcomes, strict=True))
     record.events_handled(handled, datetime.now(UTC))
     return outcomes

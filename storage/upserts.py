@@ -16,6 +16,7 @@ the writer's position, so a full sync repairs what such a position pinned.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -24,7 +25,22 @@ from enum import Enum
 from typing import Any, Literal, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Table, Text, bindparam, cast, column, func, select, true, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -277,12 +293,80 @@ def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, fu
         # so every row compared above is written.
         conn.execute(statement, [{**row, "future_after": future_after} for row in rows])
         return {row["clever_id"] for row in rows}
+    if len(rows) >= COPY_FROM_ROWS:
+        return _copy_rows(conn, table, keys, rows, future_after)
     try:
         document = orjson.dumps(rows).decode()
     except TypeError:  # integers beyond 64 bits in an `ext` field
         document = json.dumps(rows, default=str)
     params = {"rows": document, "future_after": future_after}
     return set(conn.execute(statement.returning(table.c.clever_id), params).scalars())
+
+
+# From this many rows on, a batch travels by COPY: pages of 1,000 classrooms or staff rows were
+# written 1.15-1.2x faster than as the JSON document; below it the document's one round trip
+# beats COPY's three.
+COPY_FROM_ROWS = 200
+
+
+def _copy_rows(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]], future_after: str
+) -> set[str]:
+    """The same guarded upsert, fed by COPY into a temporary table of the session: the statement
+    empties the table as it reads it, so a later batch in the transaction starts from nothing."""
+    stage = _stage(table, keys)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        # Once per database session; asked for every time, since a rolled-back transaction
+        # takes a table it created away again (a catalog lookup, not a write, once it exists).
+        cursor.execute(_create_stage(table, keys))
+        names = ", ".join(f'"{key}"' for key in keys)
+        with cursor.copy(f'COPY "{stage.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([_copy_value(row[key]) for key in keys])
+    finally:
+        cursor.close()
+    statement = _guarded_upsert_from_stage(table, keys)
+    return set(conn.execute(statement, {"future_after": future_after}).scalars())
+
+
+def _copy_value(value: Any) -> Any:
+    return Jsonb(value, dumps=_json_text) if isinstance(value, dict | list) else value
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits in an `ext` field
+        return json.dumps(value, default=str)
+
+
+@functools.cache
+def _stage(table: Table, keys: tuple[str, ...]) -> Table:
+    """A temporary table per column set (its name says which), so a new column never meets a
+    session's table of the old shape."""
+    digest = hashlib.sha1(",".join(keys).encode()).hexdigest()[:10]
+    columns = (Column(key, table.c[key].type) for key in keys)
+    return Table(f"copy_stage_{table.name}_{digest}", MetaData(), *columns)
+
+
+@functools.cache
+def _create_stage(table: Table, keys: tuple[str, ...]) -> str:
+    # Column types only: no constraints or defaults, which COPY of some columns would trip on.
+    names = ", ".join(f'"{key}"' for key in keys)
+    return (
+        f'CREATE TEMPORARY TABLE IF NOT EXISTS "{_stage(table, keys).name}" ON COMMIT DELETE ROWS '
+        f'AS SELECT {names} FROM "{table.name}" WITH NO DATA'
+    )
+
+
+@functools.cache
+def _guarded_upsert_from_stage(table: Table, keys: tuple[str, ...]) -> Any:
+    stage = _stage(table, keys)
+    moved = delete(stage).returning(*(stage.c[key] for key in keys)).cte("moved")
+    source = select(*(moved.c[key] for key in keys))
+    insert = postgresql.insert(table).from_select(list(keys), source)
+    return _guarded(table, insert, keys).returning(table.c.clever_id)
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:
@@ -354,6 +438,12 @@ def _guarded_upsert(table: Table, keys: tuple[str, ...], dialect: str) -> Any:
         stmt: Any = postgresql.insert(table).from_select(list(keys), source)
     else:
         stmt = sqlite.insert(table)
+    return _guarded(table, stmt, keys)
+
+
+def _guarded(table: Table, stmt: Any, keys: tuple[str, ...]) -> Any:
+    """ON CONFLICT: write a row only when it changed and the incoming position is not older,
+    unless the stored position came from the future."""
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
     pinned = table.c.source_position > bindparam("future_after", type_=Text)
     return stmt.on_conflict_do_update(

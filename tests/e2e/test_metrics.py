@@ -50,7 +50,10 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def scrape_until(url: str, ready: Any) -> tuple[Samples, set[str]]:
     def scraped() -> tuple[Samples, set[str]] | None:
-        found = scrape(url)
+        try:
+            found = scrape(url)
+        except httpx.ConnectError:  # a worker's metrics process is spawned: it may not listen yet
+            return None
         return found if ready(found[0]) else None
 
     return wait_until(scraped, what=f"series at {url}")

@@ -83,6 +83,32 @@ def test_items_arriving_while_a_batch_runs_go_together_in_the_next_one() -> None
     assert apply.calls == [[0], [1, 2, 3, 4, 5]]
 
 
+def test_after_a_batch_of_several_the_next_leader_waits_for_as_many_items() -> None:
+    apply = Batches()
+    group = GroupCommit(apply, linger=600)  # long enough that only the items' arrival ends it
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(group.submit, 0)
+        assert apply.started.wait(10)
+        pair = [pool.submit(group.submit, n) for n in (1, 2)]
+        wait_for(lambda: len(group._waiting) == 2)
+        apply.release.set()
+        assert first.result(10) == 0 and [f.result(10) for f in pair] == [1, 2]
+        third = pool.submit(group.submit, 3)  # alone, after a batch of two: its leader waits
+        wait_for(lambda: len(group._arrived._waiters) == 1)  # type: ignore[attr-defined]
+        fourth = pool.submit(group.submit, 4)
+        assert third.result(10) == 3 and fourth.result(10) == 4
+    assert apply.calls == [[0], [1, 2], [3, 4]]
+
+
+def test_an_item_after_idle_time_does_not_wait_for_company() -> None:
+    apply = Batches()
+    apply.release.set()
+    group = GroupCommit(apply, linger=600)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(group.submit, 7).result(30) == 7
+    assert apply.calls == [[7]]
+
+
 def test_a_failing_item_fails_alone_and_the_rest_of_its_batch_succeeds() -> None:
     apply = Batches(fail_on=3)
     group = GroupCommit(apply)
