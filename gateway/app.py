@@ -41,8 +41,9 @@ from gateway.errors import (
     http_error_handler,
     unexpected_error_handler,
 )
+from gateway.observed_requests import ObservedRequests
 from gateway.path_params import GuardedEndpoint
-from gateway.request_log import RequestLog
+from gateway.request_log import log_request
 from rostersync.runtime import Runtime
 
 
@@ -69,7 +70,7 @@ def build_app(rt: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=publishing.lifespan(rt),  # the asynchronous publisher, with RabbitMQ
-        middleware=[Middleware(metrics.HttpMetrics), Middleware(RequestLog)],
+        middleware=[Middleware(ObservedRequests, observers=[metrics.record_request, log_request])],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

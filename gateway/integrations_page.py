@@ -50,6 +50,17 @@ def tenant_connection(conn: Connection, session: BrowserSession) -> RowMapping:
     return district
 
 
+def tenant_rows(
+    conn: Connection, session: BrowserSession, name: str, after: int | None
+) -> tuple[RowMapping, list[Any], int | None]:
+    """The session's connection and one page of its active rows of `name` (staff, schools, ...)."""
+    district = tenant_connection(conn, session)
+    rows, cursor = read_models.entity_page(
+        conn, name, district["id"], after=after, limit=PAGE_SIZE, include_inactive=False
+    )
+    return district, rows, cursor
+
+
 def overview(rt: Runtime, session: BrowserSession) -> dict[str, Any]:
     tenant = session.principal.tenant
     assert tenant is not None  # a district admin's session always names a tenant
@@ -123,10 +134,7 @@ def routes(rt: Runtime) -> list[Route]:
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                district = tenant_connection(conn, session)
-                rows, cursor = read_models.entity_page(
-                    conn, "staff", district["id"], after=after, limit=PAGE_SIZE, include_inactive=False
-                )
+                district, rows, cursor = tenant_rows(conn, session, "staff", after)
                 return {
                     "district": district,
                     "staff": [staff_json(r) for r in rows],
@@ -147,10 +155,7 @@ def routes(rt: Runtime) -> list[Route]:
 
             def load() -> dict[str, Any]:
                 with rt.engine.connect() as conn:
-                    district = tenant_connection(conn, session)
-                    rows, cursor = read_models.entity_page(
-                        conn, name, district["id"], after=after, limit=PAGE_SIZE, include_inactive=False
-                    )
+                    district, rows, cursor = tenant_rows(conn, session, name, after)
                 return {
                     "district": district,
                     "title": title,
@@ -171,10 +176,7 @@ def routes(rt: Runtime) -> list[Route]:
 
         def load() -> dict[str, Any]:
             with rt.engine.connect() as conn:
-                district = tenant_connection(conn, session)
-                schools, cursor = read_models.entity_page(
-                    conn, "schools", district["id"], after=after, limit=PAGE_SIZE, include_inactive=False
-                )
+                district, schools, cursor = tenant_rows(conn, session, "schools", after)
                 stored = read_models.schedules_for_schools(
                     conn, district["id"], [s["clever_id"] for s in schools]
                 )

@@ -8,47 +8,22 @@ at the proxy all the same, like `/readyz`.
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
+from gateway.observed_requests import route_template
 from rostersync.metrics import series
 from rostersync.metrics.exposition import scrape_registry
 
-UNMATCHED = "(unmatched)"
 
-
-class HttpMetrics:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets when the app raises before answering
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) if route is not None else None
-            method = scope["method"]
-            label = template if isinstance(template, str) else UNMATCHED
-            series.HTTP_REQUESTS.labels(method, label, str(status)).inc()
-            series.HTTP_DURATION.labels(method, label).observe(time.perf_counter() - started)
+def record_request(scope: Scope, status: int, seconds: float) -> None:
+    method, label = scope["method"], route_template(scope)
+    series.HTTP_REQUESTS.labels(method, label, str(status)).inc()
+    series.HTTP_DURATION.labels(method, label).observe(seconds)
 
 
 def routes() -> list[BaseRoute]:

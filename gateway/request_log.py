@@ -7,44 +7,25 @@ states travel there. Bodies and headers (tokens, signatures) are never logged.
 
 from __future__ import annotations
 
-import time
-
 import structlog
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from gateway.observed_requests import route_template
 
 log = structlog.get_logger("gateway.requests")
 
 _QUIET = ("/healthz", "/readyz")  # probed every few seconds; their failures log on their own
 
 
-class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _QUIET:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            extra = (scope.get("state") or {}).get("log_fields")  # request.state lives in this dict
-            log.info(
-                "http.request",
-                method=scope["method"],
-                route=route.path if isinstance(route, Route) else "(unmatched)",
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                **(extra or {}),
-            )
+def log_request(scope: Scope, status: int, seconds: float) -> None:
+    if scope["path"] in _QUIET:
+        return
+    extra = (scope.get("state") or {}).get("log_fields")  # request.state lives in this dict
+    log.info(
+        "http.request",
+        method=scope["method"],
+        route=route_template(scope),
+        status=status,
+        duration_ms=round(seconds * 1000, 1),
+        **(extra or {}),
+    )
