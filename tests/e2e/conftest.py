@@ -74,11 +74,21 @@ class Stack:
         return self._spawn(*args, log_path=log_path)
 
     def start_gateway(self) -> None:
-        port = free_port()
-        self.gateway_url = f"http://127.0.0.1:{port}"
-        self.env["PUBLIC_BASE_URL"] = self.gateway_url  # Clever redirects back here
-        self._spawn("gateway", "--port", str(port))
-        wait_until(self._gateway_up, what="the gateway to answer /healthz", timeout=60)
+        # A port found free can be taken before the gateway binds it (an outgoing connection's
+        # ephemeral port): a gateway that exits at once is started again on another port.
+        for _ in range(3):
+            port = free_port()
+            self.gateway_url = f"http://127.0.0.1:{port}"
+            self.env["PUBLIC_BASE_URL"] = self.gateway_url  # Clever redirects back here
+            gateway = self._spawn("gateway", "--port", str(port))
+            wait_until(
+                lambda gateway=gateway: gateway.poll() is not None or self._gateway_up(),
+                what="the gateway to answer /healthz",
+                timeout=60,
+            )
+            if gateway.poll() is None:
+                return
+        raise AssertionError("the gateway exited at start three times")
 
     def _gateway_up(self) -> bool:
         try:
