@@ -109,10 +109,7 @@ class Deployment:
         self.env["PUBLIC_BASE_URL"] = self.gateway_url  # Clever redirects back here
         self._start("gateway", "gateway", "--port", str(port))
         self.start_main_worker()
-        self._start(
-            "worker-events", "worker", "--queues", "events",
-            "--processes", "1", "--threads", str(self.events_threads),
-        )  # fmt: skip
+        self.start_events_worker()
         self.start_apply_worker(apply_processes)
         wait_until(self._gateway_up, timeout=60, what="the gateway")
 
@@ -121,6 +118,18 @@ class Deployment:
             "worker-main", "worker", "--queues", *MAIN_QUEUES,
             "--processes", "1", "--threads", str(self.threads),
         )  # fmt: skip
+
+    def start_events_worker(self) -> subprocess.Popen[bytes]:
+        return self._start(
+            "worker-events", "worker", "--queues", "events",
+            "--processes", "1", "--threads", str(self.events_threads),
+        )  # fmt: skip
+
+    def stop_events_worker(self) -> None:
+        """Events then wait in their queue (the webhook burst measures the gateway alone)."""
+        old = self.processes.pop("worker-events", None)
+        if old is not None:
+            stop_process(old)
 
     def start_apply_worker(self, processes: int) -> None:
         self._start(

@@ -9,6 +9,7 @@ the floor under the product's webhook, with none of its checks.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import hmac
 import json
@@ -81,6 +82,7 @@ def main() -> None:
     dramatiq.set_encoder(OrjsonEncoder())  # the bodies the product publishes
     publisher = AsyncPublisher(os.environ["BENCH_BROKER_URL"], declarations(CLASSIC, [args.queue]))
     app = build_app(publisher, args.queue, os.environ["BENCH_WEBHOOK_SECRET"])
+    gc.freeze()  # as `rostersync gateway` does: what is loaded stays out of the collector's walks
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
 
 

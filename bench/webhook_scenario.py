@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from bench import limits, wrk
+from bench import limits, profiling, wrk
 from bench.config import BenchConfig
 from bench.harness import WEBHOOK_SECRET, Deployment, wait_until
 from bench.resources import RssSampler
@@ -23,6 +23,7 @@ from bench.webhooks import (
     summarise,
     user_events,
 )
+from messaging import queues
 from simulator.testing import SimulatorHandle
 from storage.tables import staff_users as staff_table
 
@@ -74,13 +75,32 @@ def burst_load(url: str, events: list[Event], concurrency: int) -> tuple[dict[st
     return {**summarise(out), "note": wrk.MISSING}, _accepted(out), float(out["wall_start"])
 
 
-def _burst_applied(wall_start: float, done: dict[str, float]) -> dict[str, Any]:
-    span = max(done.values(), default=wall_start) - wall_start
+def _drain(consuming: float, done: dict[str, float]) -> dict[str, Any]:
+    """The events worker's rate on the burst's queued events: its consumer's start → last row."""
+    span = max(done.values(), default=consuming) - min(consuming, *done.values())  # may beat the poll
     return {
         "events_applied": len(done),
-        "seconds_first_send_to_last_row": round(span, 3),
+        "seconds_consumer_start_to_last_row": round(span, 3),
         "applied_per_s": rate(len(done), span),
     }
+
+
+def burst_then_drain(
+    cfg: BenchConfig, engine: Engine, broker_url: str, dep: Deployment, district_id: str, burst: list[Event]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the gateway's burst, the events worker's drain of it). The bare endpoint's burst has no
+    consumer and the no-op limit drains a full queue, so the events worker is stopped while the
+    gateway takes the burst and started once it is queued: each is timed as its limit is."""
+    dep.stop_events_worker()
+    try:
+        url = f"{dep.gateway_url}/webhooks/clever"
+        figures, accepted, _ = burst_load(url, burst, cfg.webhook_concurrency)
+    finally:
+        worker = dep.start_events_worker()
+    with profiling.recording(cfg.profile_dir, {"worker-events": worker.pid}, "webhooks-drain"):
+        consuming = limits.consuming_since(broker_url, f"{dep.queue_prefix}{queues.EVENTS}")
+        done = applied_at(engine, district_id, burst, accepted, cfg.run_timeout)
+    return figures, _drain(consuming, done)
 
 
 def webhook_scenario(
@@ -112,9 +132,8 @@ def webhook_scenario(
 
     url = f"{dep.gateway_url}/webhooks/clever"
     wait = cfg.run_timeout
+    product_burst, drain = burst_then_drain(cfg, engine, broker_url, dep, district_id, burst)
     with RssSampler(dep.pids()) as sampler:
-        product_burst, burst_accepted, burst_start = burst_load(url, burst, cfg.webhook_concurrency)
-        burst_done = applied_at(engine, district_id, burst, burst_accepted, wait)
         # Fixed rate from the Python open-loop generator: wrk has no constant-rate mode, and the
         # event-to-row time needs each event's own send time (its CPU is reported beside).
         fixed_out = run_loadgen(
@@ -122,7 +141,6 @@ def webhook_scenario(
         )
         fixed_done = applied_at(engine, district_id, fixed, _accepted(fixed_out), wait)
     product_fixed = summarise(fixed_out)
-    burst_applied = _burst_applied(burst_start, burst_done)
     fixed_applied = _applied_figures(fixed_out, fixed, fixed_done)
 
     body_bytes = sum(len(e.body) for e in burst) // max(1, len(burst))
@@ -133,7 +151,8 @@ def webhook_scenario(
     return {
         "title": "Webhooks: signed users.updated events through the gateway",
         "figures": {
-            "burst": {**product_burst, "concurrency": cfg.webhook_concurrency, "applied": burst_applied},
+            "burst": {**product_burst, "concurrency": cfg.webhook_concurrency},
+            "drain": drain,
             "fixed_rate": {
                 **product_fixed,
                 "offered_per_s": round(offered, 1),
@@ -153,14 +172,15 @@ def webhook_scenario(
             "fixed_rate_p99_vs_raw_gateway_p99": ratio(
                 product_fixed["latency"]["p99_ms"], raw_fixed["latency"]["p99_ms"]
             ),
-            "applied_per_s_vs_raw_messages": ratio(
-                burst_applied["applied_per_s"], raw_messages["messages_per_s"]
-            ),
+            "applied_per_s_vs_raw_messages": ratio(drain["applied_per_s"], raw_messages["messages_per_s"]),
         },
         "targets": {
             "accepted_vs_raw_gateway": target(">= 0.8", accepted_ratio),
             "gateway_p99_ms_at_fixed_rate": target("< 50 ms", product_fixed["latency"]["p99_ms"]),
             "event_to_row_p99_ms_at_fixed_rate": target("< 1000 ms", fixed_applied["event_to_row"]["p99_ms"]),
+            "applied_vs_raw_messages": target(
+                ">= 0.5", ratio(drain["applied_per_s"], raw_messages["messages_per_s"])
+            ),
         },
         "_rss": sampler.report(),
     }

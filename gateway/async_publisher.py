@@ -118,7 +118,9 @@ class AsyncPublisher:
     async def _publish(self, message: dramatiq.Message) -> None:
         if self.blocked:
             raise BrokerUnavailable("the broker blocked this connection (a resource alarm)")
-        channel = await self._open_channel()
+        channel = self._channel
+        if channel is None or channel.is_closed:  # checked here first: no coroutine per publish
+            channel = await self._open_channel()
         amqp_message = aio_pika.Message(
             message.encode(),
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

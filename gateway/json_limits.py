@@ -7,6 +7,7 @@ The size bound is the caller's (`inputs.read_capped`); this module bounds the sh
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gateway.errors import ApiError
@@ -17,6 +18,12 @@ MAX_DEPTH = 64
 def _no_constants(name: str) -> Any:
     # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
     raise ValueError(f"{name} is not a JSON number")
+
+
+_NUL_OR_SURROGATE = re.compile(rb"\\u(0000|d[89a-f])", re.IGNORECASE)
+
+# One decoder for every body: `json.loads` with any option builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
 
 
 def ascii_integer(raw: str, *, max_digits: int) -> int | None:
@@ -63,10 +70,21 @@ def check_tree(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
 def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse a body: 400 for malformed or too deeply nested JSON, 422 for unstorable strings."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        value = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:
         raise ApiError(400, f"JSON nested deeper than {max_depth} levels") from None
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "malformed JSON") from None
-    check_tree(value, max_depth=max_depth)
+    if _may_break_bounds(raw, max_depth):
+        check_tree(value, max_depth=max_depth)
     return value
+
+
+def _may_break_bounds(raw: bytes, max_depth: int) -> bool:
+    """False when the raw text alone proves the tree within bounds, so it need not be walked:
+    fewer brackets than levels allowed, no `\\u0000` (JSON can carry a NUL no other way) and no
+    `\\uD8..`-`\\uDF..` escape (the only way to a surrogate: UTF-8 cannot encode one). Brackets
+    and escapes inside strings are counted too, which only sends more bodies to the walk."""
+    if raw.count(b"[") + raw.count(b"{") > max_depth:
+        return True
+    return b"\\u" in raw and _NUL_OR_SURROGATE.search(raw) is not None

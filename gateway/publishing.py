@@ -83,9 +83,7 @@ async def publish_all(
     retry of the whole batch is safe only because what is published is idempotent (event ids)."""
     publisher = publisher_of(rt)
     if publisher is not None:
-        messages = [_message(kind, actor, kwargs, lane) for kind, actor, kwargs in items]
-        results = await asyncio.gather(*(publisher.publish(m) for m in messages), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
+        failures = await _publish_concurrently(publisher, [_message(k, a, kw, lane) for k, a, kw in items])
     else:
         failures = []
         for kind, actor, kwargs in items:
@@ -108,3 +106,17 @@ async def publish_all(
             error=str(first) if isinstance(first, BrokerUnavailable) else "",
         )
         raise unavailable("message broker unavailable; retry later")
+
+
+async def _publish_concurrently(
+    publisher: AsyncPublisher, messages: list[dramatiq.Message]
+) -> list[BaseException]:
+    """What failed; a single message is awaited in place (gather would wrap it in a task)."""
+    if len(messages) == 1:
+        try:
+            await publisher.publish(messages[0])
+        except Exception as exc:  # sorted by the caller: broker failures become 503, bugs raise
+            return [exc]
+        return []
+    results = await asyncio.gather(*(publisher.publish(m) for m in messages), return_exceptions=True)
+    return [r for r in results if isinstance(r, BaseException)]

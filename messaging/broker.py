@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from messaging import queues
 from messaging.encoder import OrjsonEncoder
 from messaging.failure_record import FailureRecord
+from messaging.frozen_heap import FrozenHeap
 from messaging.heartbeat import Heartbeat
 from messaging.log_context import LogContext
 from messaging.metrics import MessageMetrics, count_publishes
@@ -44,6 +45,7 @@ def _middleware(
     beat: list[dramatiq.Middleware] = [Heartbeat(heartbeat_file)] if heartbeat_file else []
     return [
         *beat,
+        FrozenHeap(),
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),

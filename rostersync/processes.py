@@ -7,6 +7,7 @@ workers itself; with RabbitMQ each runs on its own and scales per queue.
 from __future__ import annotations
 
 import argparse
+import gc
 
 import structlog
 
@@ -28,7 +29,11 @@ def serve_gateway(rt: Runtime, host: str, port: int) -> int:
     log.info("gateway.starting", host=host, port=port, **rt.settings.describe_backends())
     try:
         # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, then returns.
-        uvicorn.run(build_app(rt), host=host, port=port, log_config=None, access_log=False)
+        app = build_app(rt)
+        # Everything loaded so far lives as long as the process: moved out of the collector's
+        # sight, a full collection no longer walks it (pauses of tens of ms under load before).
+        gc.freeze()
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
         if worker is not None:
             worker.stop()
