@@ -8,6 +8,9 @@ at the proxy all the same, like `/readyz`.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,9 +24,19 @@ from rostersync.metrics.exposition import scrape_registry
 
 
 def record_request(scope: Scope, status: int, seconds: float) -> None:
-    method, label = scope["method"], route_template(scope)
-    series.HTTP_REQUESTS.labels(method, label, str(status)).inc()
-    series.HTTP_DURATION.labels(method, label).observe(seconds)
+    counter, histogram = _children(scope["method"], route_template(scope), status)
+    counter.inc()
+    histogram.observe(seconds)
+
+
+@functools.cache
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    # `labels()` takes a lock and builds a key on every call; a request needs the same two
+    # series as the last one like it. Bounded like the series: route templates, not paths.
+    return (
+        series.HTTP_REQUESTS.labels(method, route, str(status)),
+        series.HTTP_DURATION.labels(method, route),
+    )
 
 
 def routes() -> list[BaseRoute]:

@@ -33,6 +33,21 @@ def _column_lengths(table: Table) -> dict[str, int]:
 _LENGTHS = {name: _column_lengths(table) for name, table in SYNCED_TABLES.items()}
 
 
+_BOUNDED: dict[tuple[type, str], tuple[tuple[str, int], ...]] = {}
+
+
+def _bounded_fields(entity: object, entity_type: str) -> tuple[tuple[str, int], ...]:
+    """The entity's fields stored in a column of bounded length, with that length (worked out
+    once per entity class)."""
+    key = (type(entity), entity_type)
+    found = _BOUNDED.get(key)
+    if found is None:
+        lengths = _LENGTHS[entity_type]
+        names = (f.name for f in dataclasses.fields(entity))  # type: ignore[arg-type]
+        found = _BOUNDED[key] = tuple((name, lengths[name]) for name in names if name in lengths)
+    return found
+
+
 def unstorable_reason(event: CleverEvent) -> str | None:
     """Why the event's object could not be stored, or None when it fits."""
     entity_type = ENTITY_OF_RESOURCE.get(event.resource)
@@ -45,11 +60,9 @@ def unstorable_reason(event: CleverEvent) -> str | None:
         entities = map_items(f"{event.resource}:event", [event.object], principals={}, rules=())
     except InvalidPage as exc:
         return str(exc)
-    lengths = _LENGTHS[entity_type.value]
     for entity in entities:
-        for field in dataclasses.fields(entity):
-            value = getattr(entity, field.name)
-            limit = lengths.get(field.name)
-            if limit is not None and isinstance(value, str) and len(value) > limit:
-                return f"object field {field.name} is longer than {limit} characters"
+        for name, limit in _bounded_fields(entity, entity_type.value):
+            value = getattr(entity, name)
+            if isinstance(value, str) and len(value) > limit:
+                return f"object field {name} is longer than {limit} characters"
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,9 @@ def test_the_cli_builds_the_schema_on_the_embedded_sqlite_file(tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert tables_of(url) == set(metadata.tables)
-    assert '"database": "sqlite (embedded)"' in result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    upgraded = [line for line in lines if line["event"] == "db.upgraded"]
+    assert upgraded and upgraded[0]["database"] == "sqlite (embedded)"
 
 
 def test_migrations_build_every_table_on_postgresql_and_can_be_undone(postgres_url: str) -> None:
