@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=d.latency_ms)
     parser.add_argument("--webhook-events", type=int, default=d.webhook_events)
     parser.add_argument("--webhook-concurrency", type=int, default=d.webhook_concurrency)
+    parser.add_argument("--webhook-rounds", type=int, default=d.webhook_rounds)
     parser.add_argument("--fixed-rate", type=float, default=d.fixed_rate)
     parser.add_argument("--fixed-seconds", type=float, default=d.fixed_seconds)
     parser.add_argument("--threads", type=int, default=d.threads, help="threads per worker process")
@@ -44,6 +45,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         latency_ms=args.latency_ms,
         webhook_events=args.webhook_events,
         webhook_concurrency=args.webhook_concurrency,
+        webhook_rounds=max(1, args.webhook_rounds),
         fixed_rate=args.fixed_rate,
         fixed_seconds=args.fixed_seconds,
         threads=args.threads,

@@ -14,6 +14,7 @@ class BenchConfig:
     seed: int = 1
     webhook_events: int = 6_000  # closed-loop burst (throughput)
     webhook_concurrency: int = 32
+    webhook_rounds: int = 3  # bursts and drains, each beside its limit; the median ratio counts
     fixed_rate: float = 0.0  # offered events/s of the latency phase; 0: half the raw gateway limit
     fixed_seconds: float = 5.0
     fixed_pool: int = 64  # connections the open-loop generator may hold

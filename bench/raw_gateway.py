@@ -9,7 +9,6 @@ the floor under the product's webhook, with none of its checks.
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import hmac
 import json
@@ -28,6 +27,7 @@ from starlette.routing import Route
 from gateway.async_publisher import AsyncPublisher, BrokerUnavailable, declarations
 from messaging.encoder import OrjsonEncoder
 from messaging.queues import CLASSIC
+from rostersync import collector
 
 
 def verified(header: str | None, body: bytes, secret: str, tolerance: float = 300) -> bool:
@@ -82,7 +82,7 @@ def main() -> None:
     dramatiq.set_encoder(OrjsonEncoder())  # the bodies the product publishes
     publisher = AsyncPublisher(os.environ["BENCH_BROKER_URL"], declarations(CLASSIC, [args.queue]))
     app = build_app(publisher, args.queue, os.environ["BENCH_WEBHOOK_SECRET"])
-    gc.freeze()  # as `rostersync gateway` does: what is loaded stays out of the collector's walks
+    collector.settle()  # as `rostersync gateway` does
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
 
 

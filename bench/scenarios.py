@@ -172,8 +172,12 @@ def reconcile(
     time.sleep(STATS_FLUSH_SECONDS)
     before = infra.table_writes(svc.engine, infra.ENTITY_TABLES)
     requested = time.time()
-    dep.request_sync(district_id, "reconcile")
-    run = dep.wait_for_run(district_id, 2, timeout=cfg.run_timeout)
+    profiled = {k: v for k, v in dep.pids().items() if k in ("worker-main", "worker-apply")}
+    if sim.process is not None:
+        profiled["simulator"] = sim.process.pid
+    with profiling.recording(cfg.profile_dir, profiled, "reconcile"):
+        dep.request_sync(district_id, "reconcile")
+        run = dep.wait_for_run(district_id, 2, timeout=cfg.run_timeout)
     figures = sync_figures(svc.engine, run, requested)
     figures["entity_rows_with_newer_timestamps"] = _rows_touched_since(svc.engine, district_id, requested)
     time.sleep(STATS_FLUSH_SECONDS)

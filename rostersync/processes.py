@@ -7,11 +7,11 @@ workers itself; with RabbitMQ each runs on its own and scales per queue.
 from __future__ import annotations
 
 import argparse
-import gc
 
 import structlog
 
 from messaging import queues
+from rostersync import collector
 from rostersync.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -30,9 +30,9 @@ def serve_gateway(rt: Runtime, host: str, port: int) -> int:
     try:
         # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, then returns.
         app = build_app(rt)
-        # Everything loaded so far lives as long as the process: moved out of the collector's
-        # sight, a full collection no longer walks it (pauses of tens of ms under load before).
-        gc.freeze()
+        # Everything loaded so far lives as long as the process: out of the collector's sight, a
+        # full collection no longer walks it (pauses of tens of ms under load before).
+        collector.settle()
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
         if worker is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -341,3 +343,25 @@ def test_logs_name_path_status_and_request_id_but_no_secrets() -> None:
     dumped = repr(logs)
     for secret in ("tok-very-secret", "jane.doe", "example.org", "email="):
         assert secret not in dumped
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def test_a_page_is_freed_once_read_without_waiting_for_the_garbage_collector() -> None:
+    """httpx's response and its stream refer to each other; the client cuts that cycle, so a page
+    of several MB does not stay in memory until the collector's next pass."""
+    answered: list[weakref.ref[httpx.Response]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        response = page(["s1", "s2"])
+        answered.append(weakref.ref(response))
+        return response
+
+    api, _ = make_api(Server(answer))
+    gc.disable()
+    try:
+        assert items(api) == ["s1", "s2"]
+        assert answered and all(ref() is None for ref in answered)
+    finally:
+        gc.enable()
