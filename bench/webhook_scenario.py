@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from bench import limits, profiling, wrk
 from bench.config import BenchConfig
+from bench.cpu_use import CpuMeter, carried_per_s
 from bench.harness import WEBHOOK_SECRET, Deployment, wait_until
 from bench.resources import RssSampler
 from bench.stats import latency_ms, rate, ratio, target
@@ -97,13 +98,17 @@ def burst_then_drain(
     dep.stop_events_worker()
     try:
         url = f"{dep.gateway_url}/webhooks/clever"
-        figures, accepted, _ = burst_load(url, burst, cfg.webhook_concurrency)
+        with CpuMeter({"gateway": dep.pids()["gateway"]}) as burst_cpu:
+            figures, accepted, _ = burst_load(url, burst, cfg.webhook_concurrency)
     finally:
         worker = dep.start_events_worker()
     with profiling.recording(cfg.profile_dir, {"worker-events": worker.pid}, f"webhooks-drain-{label}"):
         consuming = limits.consuming_since(broker_url, f"{dep.queue_prefix}{queues.EVENTS}")
-        done = applied_at(engine, district_id, burst, accepted, cfg.run_timeout)
-    return figures, _drain(consuming, done)
+        with CpuMeter({"worker-events": worker.pid}) as drain_cpu:  # from its consumer's start
+            done = applied_at(engine, district_id, burst, accepted, cfg.run_timeout)
+    burst_figures = {**figures, "cpu_ms_per_event": burst_cpu.per_event_ms(len(burst))}
+    drain_figures = {**_drain(consuming, done), "cpu_ms_per_event": drain_cpu.per_event_ms(len(done))}
+    return burst_figures, drain_figures
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,12 @@ def throughput_rounds(
         product_burst, drain = burst_then_drain(cfg, engine, broker_url, dep, district_id, burst, str(number))
         body_bytes = sum(len(e.body) for e in burst) // max(1, len(burst))
         raw_messages = limits.raw_messages(
-            broker_url, prefix, log_dir, count=len(burst), payload_bytes=body_bytes + 100, threads=cfg.threads
+            broker_url,
+            prefix,
+            log_dir,
+            count=len(burst),
+            payload_bytes=body_bytes + 100,
+            threads=cfg.events_threads,  # the same shape as the events worker: one process, its threads
         )
         burst_figures = {**product_burst, "concurrency": cfg.webhook_concurrency}
         rounds.append(Round(raw_burst, burst_figures, drain, raw_messages))
@@ -209,6 +219,7 @@ def webhook_scenario(
 
     accepted_ratio = accepted_round.accepted_ratio
     applied_ratio = applied_round.applied_ratio
+    cpu = cpu_per_event(accepted_round.burst["cpu_ms_per_event"], applied_round.drain["cpu_ms_per_event"])
     return {
         "title": "Webhooks: signed users.updated events through the gateway",
         "figures": {
@@ -224,6 +235,7 @@ def webhook_scenario(
                 "applied": fixed_applied,
             },
             "event_bytes": sum(len(e.body) for e in bursts[0]) // max(1, burst_n),
+            "cpu_per_event": {**cpu, "offered_at_fixed_rate_per_s": round(offered, 1)},
         },
         "limits": {
             "raw_gateway_burst": accepted_round.raw_burst,
@@ -246,6 +258,19 @@ def webhook_scenario(
             "applied_vs_raw_messages": target(">= 0.5", applied_ratio),
         },
         "_rss": sampler.report(),
+    }
+
+
+def cpu_per_event(accepting: dict[str, float], applying: dict[str, float]) -> dict[str, Any]:
+    """An event's CPU in every process it passes through, from the burst (the gateway publishing
+    it, RabbitMQ storing it) and the drain (the events worker, RabbitMQ delivering it, PostgreSQL
+    writing it); and how many events a second all cores carry at that cost, end to end."""
+    total = round(sum(accepting.values()) + sum(applying.values()), 3)
+    return {
+        "accepting_ms": accepting,
+        "applying_ms": applying,
+        "total_ms": total,
+        "carried_per_s_all_cores_busy": carried_per_s(total),
     }
 
 

@@ -28,6 +28,7 @@ TINY = BenchConfig(
     latency_ms=5,
     webhook_events=20,
     webhook_concurrency=4,
+    webhook_rounds=2,
     fixed_rate=40,
     fixed_seconds=0.5,
     fixed_pool=4,
@@ -66,6 +67,14 @@ def test_the_bench_reports_every_scenario_with_figures_limits_and_ratios(
     assert webhooks["figures"]["drain"]["applied_per_s"] > 0
     assert webhooks["figures"]["fixed_rate"]["applied"]["event_to_row"]["p99_ms"] is not None
     assert webhooks["limits"]["raw_gateway_burst"]["accepted_per_s"] > 0
+    # Each round times a burst and a drain beside their limits; the median round is reported.
+    assert len(webhooks["figures"]["by_round"]) == 2
+    assert webhooks["figures"]["burst"]["accepted_per_s"] in {
+        r["accepted_per_s"] for r in webhooks["figures"]["by_round"]
+    }
+    cpu = webhooks["figures"]["cpu_per_event"]
+    assert cpu["accepting_ms"]["gateway"] > 0 and cpu["applying_ms"]["worker-events"] > 0
+    assert cpu["total_ms"] >= cpu["accepting_ms"]["gateway"] + cpu["applying_ms"]["worker-events"]
     peaks = s["5_memory"]["figures"]["initial_sync_1_apply_process"]
     assert any(p["role"].startswith("worker") and p["peak_rss_mb"] > 0 for p in peaks)
     assert s["6_scaling"]["figures"]["status"] == "succeeded"
