@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from bench import infra, limits, profiling
 from bench.config import BenchConfig
+from bench.cpu_use import CpuMeter, sync_cpu
 from bench.harness import Deployment
 from bench.resources import RssSampler
 from bench.stats import ratio, target
@@ -106,15 +107,25 @@ def _payload_estimate(sim: SimulatorHandle, entities: dict[str, int], messages: 
     return int(total / max(1, messages))
 
 
+def _metered(dep: Deployment, sim: SimulatorHandle) -> dict[str, int]:
+    """Every process of the deployment, and the simulator standing in for Clever."""
+    roots = dep.pids()
+    if sim.process is not None:
+        roots["simulator"] = sim.process.pid
+    return roots
+
+
 def large_sync(cfg: BenchConfig, svc: Services, dep: Deployment, sim: SimulatorHandle) -> Result:
     """2 and 5. Initial sync of the large district with one apply process, RSS sampled."""
     district_id = sim.district.id
     with (
         RssSampler(dep.pids()) as sampler,
         profiling.recording(cfg.profile_dir, {"worker-apply": dep.pids()["worker-apply"]}, "initial"),
+        CpuMeter(_metered(dep, sim)) as cpu,
     ):
         figures = connect_and_sync(cfg, dep, district_id, 0)
     figures["entities"] = entity_counts(svc.engine, district_id)
+    figures["cpu"] = sync_cpu(cpu, sum(figures["entities"].values()), figures["wall_seconds"])
     raw = limits.measure_raw_write(svc.database_url, district_id)
     payload = _payload_estimate(sim, figures["entities"], figures["pages_published"])
     messages = limits.raw_messages(
@@ -175,10 +186,11 @@ def reconcile(
     profiled = {k: v for k, v in dep.pids().items() if k in ("worker-main", "worker-apply")}
     if sim.process is not None:
         profiled["simulator"] = sim.process.pid
-    with profiling.recording(cfg.profile_dir, profiled, "reconcile"):
+    with profiling.recording(cfg.profile_dir, profiled, "reconcile"), CpuMeter(_metered(dep, sim)) as cpu:
         dep.request_sync(district_id, "reconcile")
         run = dep.wait_for_run(district_id, 2, timeout=cfg.run_timeout)
     figures = sync_figures(svc.engine, run, requested)
+    figures["cpu"] = sync_cpu(cpu, figures["entities_seen"], figures["wall_seconds"])
     figures["entity_rows_with_newer_timestamps"] = _rows_touched_since(svc.engine, district_id, requested)
     time.sleep(STATS_FLUSH_SECONDS)
     delta = infra.writes_delta(before, infra.table_writes(svc.engine, infra.ENTITY_TABLES))

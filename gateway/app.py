@@ -49,10 +49,11 @@ from rostersync.runtime import Runtime
 
 def build_app(rt: Runtime) -> Starlette:
     routes = [
+        # The router tries routes in order: the busiest first, so a webhook is matched at once.
+        *webhook.routes(rt),
         *health.routes(rt),
         *oauth_routes.routes(rt),
         *sessions.routes(rt),
-        *webhook.routes(rt),
         *admin_districts.routes(rt),
         *admin_audit.routes(rt),
         *admin_lifecycle.routes(rt),

@@ -3,6 +3,7 @@ phase counted from its start, and events per second from the cost of one."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from bench.cpu_use import CpuMeter, carried_per_s
+from bench.cpu_use import CpuMeter, carried_per_s, sync_cpu
 
 # Waits for a line on stdin, burns `seconds` of CPU, then idles until killed.
 BURN_THEN_IDLE = (
@@ -76,3 +77,13 @@ def test_events_per_second_all_cores_carry_at_a_cost_per_event() -> None:
     one = carried_per_s(1.0)
     assert one is not None
     assert carried_per_s(2.0) == pytest.approx(one / 2, rel=0.01)
+
+
+def test_a_syncs_cpu_per_thousand_entities_and_how_busy_it_kept_the_cores() -> None:
+    meter = CpuMeter({})
+    meter._spent = {"worker-apply": 2.0, "postgresql": 1.0}
+    figures = sync_cpu(meter, entities=4_000, wall_seconds=3.0)
+    assert figures["ms_per_1000_entities"] == {"worker-apply": 500.0, "postgresql": 250.0}
+    cores = os.cpu_count() or 1
+    assert figures["machine_busy_share"] == round(3.0 / (3.0 * cores), 3)
+    assert sync_cpu(meter, entities=0, wall_seconds=0)["machine_busy_share"] is None
