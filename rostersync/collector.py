@@ -7,8 +7,8 @@ work itself allocated.
 The young generation is collected after 50,000 new container objects instead of 700. A page of
 10,000 sections parses into some 40,000 of them, and at 700 the collector made about sixty young
 passes a page and, every few pages, a full pass over the pages still held. Reading the
-sections and staff of the bench's 1,000-school district in one process took 2.8 s with the
-defaults and 1.6 s with these. Garbage in reference cycles waits longer for its pass, so what
+sections and staff of the bench's 1,000-school district in one process took 2.7 s with the
+defaults and 1.7 s with these. Garbage in reference cycles waits longer for its pass, so what
 holds much memory must not sit in one (see the Clever client's responses).
 """
 

@@ -293,6 +293,18 @@ class CassetteServer:
         return httpx.Response(200, json=body, headers={**headers, "clever-request-id": "rec"})
 
 
+def _without_student_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_student_ids(v)
+            for k, v in value.items()
+            if not (k == "students" and isinstance(v, list) and all(isinstance(i, str) for i in v))
+        }
+    if isinstance(value, list):
+        return [_without_student_ids(v) for v in value]
+    return value
+
+
 @pytest.mark.parametrize(
     ("resource", "count", "has_next"),
     [
@@ -310,7 +322,9 @@ def test_recorded_responses_parse(resource: str, count: int, has_next: bool) -> 
     server = CassetteServer()
     pages = list(api_for(server).iter_pages(resource))
     assert len(pages[0].items) == count
-    assert pages[0].items == [item["data"] for item in body["data"]]
+    # Enrolments (arrays of student ids) are cut before the page is parsed; nothing else changes.
+    assert pages[0].items == [_without_student_ids(item["data"]) for item in body["data"]]
+    assert '"students"' not in json.dumps(pages[0].items)
     assert (pages[0].next_url is not None) == has_next
     # With a next link the client asks once more, gets the empty page and stops.
     assert len(server.requests) == (2 if has_next else 1)
