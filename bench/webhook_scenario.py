@@ -244,12 +244,12 @@ def webhook_scenario(
         },
         "ratios": {
             "accepted_per_s_vs_raw_gateway": accepted_ratio,
-            "accepted_per_s_vs_raw_gateway_spread": _spread([r.accepted_ratio for r in rounds]),
+            "accepted_per_s_vs_raw_gateway_spread": ratio_spread([r.accepted_ratio for r in rounds]),
             "fixed_rate_p99_vs_raw_gateway_p99": ratio(
                 product_fixed["latency"]["p99_ms"], raw_fixed["latency"]["p99_ms"]
             ),
             "applied_per_s_vs_raw_messages": applied_ratio,
-            "applied_per_s_vs_raw_messages_spread": _spread([r.applied_ratio for r in rounds]),
+            "applied_per_s_vs_raw_messages_spread": ratio_spread([r.applied_ratio for r in rounds]),
         },
         "targets": {
             "accepted_vs_raw_gateway": target(">= 0.8", accepted_ratio),
@@ -274,7 +274,7 @@ def cpu_per_event(accepting: dict[str, float], applying: dict[str, float]) -> di
     }
 
 
-def _spread(values: list[float | None]) -> str:
+def ratio_spread(values: list[float | None]) -> str:
     """The lowest and highest of the rounds' ratios."""
     known = [v for v in values if v is not None]
     return f"{min(known)}-{max(known)}" if known else "n/a"
