@@ -21,10 +21,11 @@ def _apply_batch(batch: Sequence[SourcedEvent]) -> list[str]:
     return apply_events(runtime(), batch)
 
 
-# The worker's threads share one transaction per batch of events instead of one per event; a
-# leader waits up to 3 ms for as many events as the last batch had (16 threads under load: about
-# 12 events a commit instead of 8).
-_events = GroupCommit(_apply_batch, linger=0.003)
+# The worker's threads share one transaction per batch of events instead of one per event; under
+# load a leader waits up to 10 ms for as many events as the last batch had. Draining 6,000 queued
+# events with 64 threads, 10 ms made batches of 50 on average against 35 with 3 ms, and cost
+# about a tenth less CPU an event; an idle worker's lone event never waits.
+_events = GroupCommit(_apply_batch, linger=0.010)
 
 
 @dramatiq.actor(

@@ -20,6 +20,7 @@ from dramatiq.brokers.rabbitmq import (
 from dramatiq.common import xq_name
 
 from messaging.channel_bound_acks import ChannelBoundAcks
+from messaging.coalesced_acks import CoalescedAcks
 from messaging.queues import CLASSIC, QUORUM
 
 
@@ -38,8 +39,9 @@ class _QueueOwnedConsumer(_RabbitmqConsumer):
         return _RabbitmqMessage(received.redelivered, received._tag, owned)
 
 
-class _Consumer(ChannelBoundAcks, _QueueOwnedConsumer):
-    """Acks bound to their channel (see channel_bound_acks), messages owned by their queue."""
+class _Consumer(ChannelBoundAcks, CoalescedAcks, _QueueOwnedConsumer):
+    """Acks bound to their channel (see channel_bound_acks) and handed over together
+    (coalesced_acks), messages owned by their queue."""
 
 
 class QueueTypedRabbitmqBroker(RabbitmqBroker):

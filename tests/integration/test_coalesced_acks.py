@@ -1,0 +1,119 @@
+"""Worker threads that finish together hand their acks to the connection's thread together: one
+wake-up of its I/O loop for the burst instead of one per message, and every message acknowledged
+(real RabbitMQ)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pika
+import pytest
+
+from messaging.broker import make_broker
+from messaging.queues import queue_name
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = 40
+
+
+@pytest.fixture
+def broker(broker_url: str, queue_prefix: str) -> Iterator[dramatiq.Broker]:
+    built = make_broker(broker_url)
+    yield built
+    built.close()
+
+
+def _in_queue(broker_url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        declared = connection.channel().queue_declare(queue=queue, passive=True).method
+        return int(declared.message_count)
+    finally:
+        connection.close()
+
+
+def _received(consumer: Any, count: int) -> list[Any]:
+    got: list[Any] = []
+    for _ in range(count * 20):
+        message = next(consumer)
+        if message is not None:
+            got.append(message)
+        if len(got) == count:
+            return got
+    raise AssertionError(f"{len(got)} of {count} messages delivered")
+
+
+def _filled(broker: dramatiq.Broker) -> str:
+    queue = queue_name("events")
+    broker.declare_queue(queue)
+    for n in range(MESSAGES):
+        broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(n,), kwargs={}, options={}))
+    return queue
+
+
+def _counting_handovers(consumer: Any) -> list[int]:
+    handovers: list[int] = []
+    hand_over = consumer.connection.add_callback_threadsafe
+
+    def counted(callback: Any) -> None:
+        handovers.append(1)
+        hand_over(callback)
+
+    consumer.connection.add_callback_threadsafe = counted
+    return handovers
+
+
+def test_acks_from_threads_finishing_together_are_handed_over_at_once(
+    broker: dramatiq.Broker, broker_url: str
+) -> None:
+    queue = _filled(broker)
+    consumer = broker.consume(queue, prefetch=MESSAGES, timeout=200)
+    messages = _received(consumer, MESSAGES)
+    handovers = _counting_handovers(consumer)
+
+    together = threading.Barrier(MESSAGES)
+
+    def finish(message: Any) -> None:
+        together.wait()
+        consumer.ack(message)
+
+    threads = [threading.Thread(target=finish, args=(m,)) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(handovers) < MESSAGES  # the connection's thread has not run since: one burst
+    consumer.close()  # runs the pending callbacks, then disconnects
+
+    assert _in_queue(broker_url, queue) == 0
+
+
+def test_acks_one_after_another_are_each_sent(broker: dramatiq.Broker, broker_url: str) -> None:
+    queue = _filled(broker)
+    consumer = broker.consume(queue, prefetch=MESSAGES, timeout=200)
+    messages = _received(consumer, MESSAGES)
+    handovers = _counting_handovers(consumer)
+
+    for message in messages:
+        consumer.ack(message)
+        next(consumer)  # the connection's thread runs its callbacks: each ack goes out alone
+    assert len(handovers) == MESSAGES
+    consumer.close()
+
+    assert _in_queue(broker_url, queue) == 0
+
+
+def test_an_unknown_tag_is_not_acknowledged(broker: dramatiq.Broker, broker_url: str) -> None:
+    queue = _filled(broker)
+    consumer = broker.consume(queue, prefetch=MESSAGES, timeout=200)
+    messages = _received(consumer, MESSAGES)
+    consumer.ack(messages[0])
+    consumer.ack(messages[0])  # twice: the second is a tag the consumer no longer holds
+    consumer.close()
+
+    # The other messages were never acknowledged and are back in the queue.
+    assert _in_queue(broker_url, queue) == MESSAGES - 1
