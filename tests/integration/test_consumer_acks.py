@@ -1,6 +1,11 @@
-"""Worker threads that finish together hand their acks to the connection's thread together: one
-wake-up of its I/O loop for the burst instead of one per message, and every message acknowledged
-(real RabbitMQ)."""
+"""The workers' RabbitMQ consumer acknowledges as it must (real RabbitMQ):
+
+- bound to its channel: a message finished after its consumer's connection dropped must not
+  acknowledge the delivery a new consumer received under the same tag number;
+- coalesced: worker threads that finish together hand their acks to the connection's thread
+  together, one wake-up of its I/O loop for the burst instead of one per message, and every
+  message is acknowledged.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pika
 import pytest
 
 from messaging.broker import make_broker
+from messaging.channel_bound_acks import DeliveryTag
 from messaging.queues import queue_name
 
 pytestmark = pytest.mark.integration
@@ -27,11 +33,10 @@ def broker(broker_url: str, queue_prefix: str) -> Iterator[dramatiq.Broker]:
     built.close()
 
 
-def _in_queue(broker_url: str, queue: str) -> int:
+def _ready(broker_url: str, queue: str) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
-        declared = connection.channel().queue_declare(queue=queue, passive=True).method
-        return int(declared.message_count)
+        return connection.channel().queue_declare(queue=queue, passive=True).method.message_count
     finally:
         connection.close()
 
@@ -45,6 +50,46 @@ def _received(consumer: Any, count: int) -> list[Any]:
         if len(got) == count:
             return got
     raise AssertionError(f"{len(got)} of {count} messages delivered")
+
+
+def test_an_ack_from_a_closed_channel_leaves_the_new_delivery_unacknowledged(
+    broker: dramatiq.Broker, broker_url: str
+) -> None:
+    queue = queue_name("ingest")
+    broker.declare_queue(queue)
+    broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(), kwargs={}, options={}))
+
+    first = broker.consume(queue, prefetch=1, timeout=200)
+    held = _received(first, 1)[0]
+    first.connection.close()  # the connection drops while a thread still works on `held`
+
+    second = broker.consume(queue, prefetch=1, timeout=200)
+    redelivered = _received(second, 1)[0]
+    assert int(redelivered._tag) == int(held._tag) == 1  # type: ignore[attr-defined]
+    assert isinstance(redelivered._tag, DeliveryTag)  # type: ignore[attr-defined]
+
+    second.ack(held)  # the old thread finishes: must not ack the new delivery numbered 1
+    second.close()  # runs the pending callbacks (an ack would be sent here), then disconnects
+
+    # Nothing was acknowledged, so the message is back in the queue for the next consumer.
+    assert _ready(broker_url, queue) == 1
+
+
+def test_a_delivery_is_still_acknowledged_on_its_own_channel(
+    broker: dramatiq.Broker, broker_url: str
+) -> None:
+    queue = queue_name("ingest")
+    broker.declare_queue(queue)
+    broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(), kwargs={}, options={}))
+
+    consumer = broker.consume(queue, prefetch=1, timeout=200)
+    consumer.ack(_received(consumer, 1)[0])
+    consumer.close()
+
+    assert _ready(broker_url, queue) == 0
+
+
+# -- coalesced acks ------------------------------------------------------------------------------
 
 
 def _filled(broker: dramatiq.Broker) -> str:
@@ -89,7 +134,7 @@ def test_acks_from_threads_finishing_together_are_handed_over_at_once(
     assert 1 <= len(handovers) < MESSAGES  # the connection's thread has not run since: one burst
     consumer.close()  # runs the pending callbacks, then disconnects
 
-    assert _in_queue(broker_url, queue) == 0
+    assert _ready(broker_url, queue) == 0
 
 
 def test_acks_one_after_another_are_each_sent(broker: dramatiq.Broker, broker_url: str) -> None:
@@ -104,7 +149,7 @@ def test_acks_one_after_another_are_each_sent(broker: dramatiq.Broker, broker_ur
     assert len(handovers) == MESSAGES
     consumer.close()
 
-    assert _in_queue(broker_url, queue) == 0
+    assert _ready(broker_url, queue) == 0
 
 
 def test_an_unknown_tag_is_not_acknowledged(broker: dramatiq.Broker, broker_url: str) -> None:
@@ -116,4 +161,4 @@ def test_an_unknown_tag_is_not_acknowledged(broker: dramatiq.Broker, broker_url:
     consumer.close()
 
     # The other messages were never acknowledged and are back in the queue.
-    assert _in_queue(broker_url, queue) == MESSAGES - 1
+    assert _ready(broker_url, queue) == MESSAGES - 1
