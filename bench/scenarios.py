@@ -183,10 +183,9 @@ def reconcile(
     time.sleep(STATS_FLUSH_SECONDS)
     before = infra.table_writes(svc.engine, infra.ENTITY_TABLES)
     requested = time.time()
-    profiled = {k: v for k, v in dep.pids().items() if k in ("worker-main", "worker-apply")}
-    if sim.process is not None:
-        profiled["simulator"] = sim.process.pid
-    with profiling.recording(cfg.profile_dir, profiled, "reconcile"), CpuMeter(_metered(dep, sim)) as cpu:
+    metered = _metered(dep, sim)
+    profiled = {k: v for k, v in metered.items() if k in ("worker-main", "worker-apply", "simulator")}
+    with profiling.recording(cfg.profile_dir, profiled, "reconcile"), CpuMeter(metered) as cpu:
         dep.request_sync(district_id, "reconcile")
         run = dep.wait_for_run(district_id, 2, timeout=cfg.run_timeout)
     figures = sync_figures(svc.engine, run, requested)
