@@ -6,7 +6,7 @@ writes only when they differ. Clever ids are kept as opaque strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -131,3 +131,15 @@ class BellSchedule:
 
 
 Entity = Tenant | Term | Course | Classroom | StaffUser
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, in order; `dataclasses.fields` rebuilds its tuple every call,
+    which costs more than reading the fields of an entity."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names

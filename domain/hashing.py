@@ -11,10 +11,15 @@ import dataclasses
 import hashlib
 import json
 import math
+import operator
+import types
+import typing
 from enum import Enum
 from typing import Any
 
 import orjson
+
+from domain.entities import field_names
 
 # Bump when the canonical form changes on purpose: every row then rewrites once.
 HASH_VERSION = "1"
@@ -50,48 +55,67 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cannot hash a value of type {type(value).__name__}")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+def _is_flat(hint: Any) -> bool:
+    """str, str | None, a string enum, or tuple[str, ...]."""
+    if isinstance(hint, type):
+        return issubclass(hint, str)
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):
+        return all(a is type(None) or _is_flat(a) for a in args)
+    return typing.get_origin(hint) is tuple and args == (str, ...)
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
+_FLAT_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _flat_form(entity: Any) -> dict[str, Any] | None:
-    """The canonical form of a dataclass whose fields are all strings, None or tuples of strings
-    (staff users, classrooms, terms, courses: the bulk of every page), built without the
-    recursive walk; None for anything else. A string enum is a string holding its value."""
-    form: dict[str, Any] = {"__type__": type(entity).__name__}
-    for name in _field_names(type(entity)):
-        value = getattr(entity, name)
-        if not (
-            value is None
-            or isinstance(value, str)
-            or (type(value) is tuple and all(isinstance(v, str) for v in value))
-        ):
-            return None
-        form[name] = value
-    return form
+def _flat_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names, sorted, of a dataclass whose fields are all declared as strings, optional
+    strings, string enums or tuples of strings (staff users, classrooms, terms, courses: the bulk
+    of every page); None for any other type. Decided once per class, so hashing such an entity
+    reads its fields without the recursive walk or a check per value."""
+    if cls not in _FLAT_FIELDS:
+        _FLAT_FIELDS[cls] = None
+        if dataclasses.is_dataclass(cls):
+            hints = typing.get_type_hints(cls)
+            names = tuple(sorted(field_names(cls)))
+            if names and names[0] > _TYPE_KEY and all(_is_flat(hints[name]) for name in names):
+                _FLAT_FIELDS[cls] = names
+    return _FLAT_FIELDS[cls]
+
+
+_TYPE_KEY = "__type__"
+
+
+def _canonical_bytes(entity: Any) -> bytes:
+    names = _flat_fields(type(entity))
+    if names is not None:
+        # The mapping builds these fields as declared: orjson writes strings, None, tuples and
+        # string enums exactly as the walk would, and the keys go in already sorted. A value it
+        # cannot write (a set, say) raises, and the walk below takes over.
+        values = operator.attrgetter(*names)(entity) if len(names) > 1 else (getattr(entity, names[0]),)
+        try:
+            return orjson.dumps(dict(zip((_TYPE_KEY, *names), (type(entity).__name__, *values), strict=True)))
+        except TypeError:
+            pass
+    canonical = _canonical(entity)
+    try:
+        # orjson writes the same compact, key-sorted text as json.dumps, several times faster.
+        return orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, which only the standard library writes
+        return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical_json(entity: Any) -> str:
     """The canonical JSON text the hash is computed over (useful when a hash surprises you)."""
-    flat = _flat_form(entity) if dataclasses.is_dataclass(entity) and not isinstance(entity, type) else None
-    canonical = flat if flat is not None else _canonical(entity)
-    try:
-        # orjson writes the same compact, key-sorted text as json.dumps, several times faster.
-        return orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # integers beyond 64 bits, which only the standard library writes
-        return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical_bytes(entity).decode()
+
+
+_HASH_PREFIX = f"v{HASH_VERSION}:".encode()
 
 
 def content_hash(entity: Any) -> str:
     """sha256 of the entity's canonical JSON, as 32 hex characters."""
-    digest = hashlib.sha256(f"v{HASH_VERSION}:{canonical_json(entity)}".encode()).hexdigest()
-    return digest[:HASH_LENGTH]
+    return hashlib.sha256(_HASH_PREFIX + _canonical_bytes(entity)).hexdigest()[:HASH_LENGTH]
 
 
 def source_hash(clever_object: Any, context: Any = None) -> str:

@@ -1,5 +1,5 @@
-"""Large batches reach PostgreSQL by COPY through a temporary table: the rows stored, the guard
-and the rows reported written are exactly those of the JSON-document path smaller batches take."""
+"""A page of 1,000 rows reaches PostgreSQL as one JSON document: the rows stored, the guard and
+the rows reported written are exactly those of the same rows upserted one at a time."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, create_engine, select, text
+from sqlalchemy import Engine, Table, create_engine, select
 
 from domain.entities import Tenant, TenantKind, Term
-from storage import upserts
 from storage.database import normalize_url
 from storage.tables import tenants, terms
 from storage.upserts import upsert_entities
 
-COPIED, SENT_AS_JSON = "c" * 24, "j" * 24  # one district per path
+PAGED, ONE_BY_ONE = "p" * 24, "o" * 24  # one district per way
 COMPARED = ("clever_id", "name", "start_date", "content_hash", "source_position", "active", "deleted")
 
 
@@ -28,11 +27,6 @@ def engine(clean_postgres: str) -> Iterator[Engine]:
     built = create_engine(normalize_url(clean_postgres))
     yield built
     built.dispose()
-
-
-@pytest.fixture
-def copy_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(upserts, "COPY_FROM_ROWS", 1)
 
 
 def term(n: int, name: str) -> Term:
@@ -51,52 +45,53 @@ def stored(engine: Engine, district: str, table: Table = terms) -> dict[str, tup
         return {r.clever_id: tuple(r._mapping[c] for c in COMPARED if c in table.c) for r in rows}
 
 
-def test_a_page_by_copy_stores_and_counts_what_the_json_document_does(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert upserts.COPY_FROM_ROWS <= 1_000  # a full page takes the COPY path by default
+def upsert_one_by_one(
+    engine: Engine, district: str, entities: list[Any], at: int, **kw: Any
+) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    hashes = kw.pop("source_hashes", None) or [None] * len(entities)
+    for entity, source in zip(entities, hashes, strict=True):
+        for name, count in upsert(engine, district, [entity], at, source_hashes=[source], **kw).items():
+            totals[name] = totals.get(name, 0) + count
+    return totals
+
+
+def test_a_page_in_one_document_stores_and_counts_what_one_row_at_a_time_does(engine: Engine) -> None:
     page = [term(n, f"Term {n}") for n in range(1_000)]
     newer = [term(n, f"Renamed {n}") for n in range(0, 1_000, 3)]
     older = [term(n, f"Old {n}") for n in range(1, 1_000, 3)]
     counted = {}
-    for district, threshold in ((COPIED, upserts.COPY_FROM_ROWS), (SENT_AS_JSON, 10**9)):
-        monkeypatch.setattr(upserts, "COPY_FROM_ROWS", threshold)
+    for district, write in ((PAGED, upsert), (ONE_BY_ONE, upsert_one_by_one)):
         counted[district] = [
-            upsert(engine, district, page, 5),
-            upsert(engine, district, page, 6),  # unchanged: nothing written
-            upsert(engine, district, newer + older[:100], 7, source_hashes=None),
-            upsert(engine, district, older, 4),  # older than what is stored: ignored
-            upsert(engine, district, page[:400], 8, deleted=True),
+            write(engine, district, page, 5),
+            write(engine, district, page, 6),  # unchanged: nothing written
+            write(engine, district, newer + older[:100], 7, source_hashes=None),
+            write(engine, district, older, 4),  # older than what is stored: ignored
+            write(engine, district, page[:400], 8, deleted=True),
         ]
-    assert counted[COPIED] == counted[SENT_AS_JSON]
-    assert counted[COPIED][0]["created"] == 1_000 and counted[COPIED][1]["unchanged"] == 1_000
-    assert counted[COPIED][3]["outdated"] == len(older)
-    assert stored(engine, COPIED) == stored(engine, SENT_AS_JSON)
-    assert sum(1 for row in stored(engine, COPIED).values() if row[-1]) == 400  # tombstones
+    assert counted[PAGED] == counted[ONE_BY_ONE]
+    assert counted[PAGED][0]["created"] == 1_000 and counted[PAGED][1]["unchanged"] == 1_000
+    assert counted[PAGED][3]["outdated"] == len(older)
+    assert stored(engine, PAGED) == stored(engine, ONE_BY_ONE)
+    assert sum(1 for row in stored(engine, PAGED).values() if row[-1]) == 400  # tombstones
 
 
-@pytest.mark.usefixtures("copy_every_batch")
 def test_batches_of_one_transaction_and_after_a_rollback_each_write_only_their_rows(engine: Engine) -> None:
-    with engine.begin() as conn:  # the temporary table is emptied by the statement that reads it
-        first = upsert_entities(conn, terms, COPIED, [term(1, "A"), term(2, "B")], position(1))
-        second = upsert_entities(conn, terms, COPIED, [term(1, "A1"), term(3, "C")], position(2))
-        stages = conn.execute(
-            text("SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()")
-        ).scalars()
-        assert [conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in stages] == [0]
+    with engine.begin() as conn:
+        first = upsert_entities(conn, terms, PAGED, [term(1, "A"), term(2, "B")], position(1))
+        second = upsert_entities(conn, terms, PAGED, [term(1, "A1"), term(3, "C")], position(2))
     assert (first.written_ids, second.written_ids) == (["t0001", "t0002"], ["t0001", "t0003"])
     with pytest.raises(RuntimeError), engine.begin() as conn:
-        upsert_entities(conn, terms, COPIED, [term(4, "D")], position(2))
+        upsert_entities(conn, terms, PAGED, [term(4, "D")], position(2))
         raise RuntimeError("the page failed after writing")
-    assert upsert(engine, COPIED, [term(4, "D"), term(1, "A2")], 3) == {
+    assert upsert(engine, PAGED, [term(4, "D"), term(1, "A2")], 3) == {
         "created": 1, "updated": 1, "unchanged": 0, "restored": 0, "outdated": 0,
     }  # fmt: skip
-    assert {k: v[1] for k, v in stored(engine, COPIED).items()} == {
+    assert {k: v[1] for k, v in stored(engine, PAGED).items()} == {
         "t0001": "A2", "t0002": "B", "t0003": "C", "t0004": "D",
     }  # fmt: skip
 
 
-@pytest.mark.usefixtures("copy_every_batch")
 def test_a_position_from_the_future_is_repaired_and_json_columns_keep_big_integers(engine: Engine) -> None:
     school = Tenant(
         clever_id="s1", kind=TenantKind.SCHOOL, parent_clever_id="d1", name="North",
@@ -104,8 +99,8 @@ def test_a_position_from_the_future_is_repaired_and_json_columns_keep_big_intege
     )  # fmt: skip
     year_2097 = "f0000000" + "0" * 16  # an id's first 8 hex digits are its time
     with engine.begin() as conn:
-        upsert_entities(conn, tenants, COPIED, [school], year_2097)
-    assert upsert(engine, COPIED, [school], 7)["updated"] == 1  # same content, position replaced
+        upsert_entities(conn, tenants, PAGED, [school], year_2097)
+    assert upsert(engine, PAGED, [school], 7)["updated"] == 1  # same content, position replaced
     with engine.connect() as conn:
         row = conn.execute(select(tenants.c.ext, tenants.c.source_position)).one()
     assert row.ext == {"bell": {"id": 2**70}, "periods": [1, 2]} and row.source_position == position(7)
