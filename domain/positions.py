@@ -44,9 +44,14 @@ def position_from_time(dt: datetime) -> str:
     return f"{seconds:08x}" + "0" * 16
 
 
+def position_seconds(position: str) -> int:
+    """The unix second a position (real or synthetic) was made in."""
+    return int(normalize_position(position)[:8], 16)
+
+
 def position_time(position: str) -> datetime:
     """The UTC second a position (real or synthetic) was made in."""
-    return datetime.fromtimestamp(int(normalize_position(position)[:8], 16), tz=UTC)
+    return datetime.fromtimestamp(position_seconds(position), tz=UTC)
 
 
 def future_bound(now: datetime, skew_seconds: float) -> str:

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 from gateway.errors import ApiError
 
 MAX_DEPTH = 64
@@ -67,17 +69,34 @@ def check_tree(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
             stack.extend((item, depth + 1) for item in node)
 
 
+# orjson reads integers beyond 64 bits as floats: a body with a run of 19 digits anywhere is
+# left to the standard library, which keeps them exact.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse a body: 400 for malformed or too deeply nested JSON, 422 for unstorable strings."""
+    value = _parse(raw, max_depth)
+    if _may_break_bounds(raw, max_depth):
+        check_tree(value, max_depth=max_depth)
+    return value
+
+
+def _parse(raw: bytes, max_depth: int) -> Any:
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            # Several times faster than the standard library, and as strict: NaN, infinities,
+            # lone surrogates and invalid UTF-8 are refused (and parsed again below, to the
+            # same refusal).
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        value = _DECODER.decode(raw.decode("utf-8"))
+        return _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:
         raise ApiError(400, f"JSON nested deeper than {max_depth} levels") from None
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "malformed JSON") from None
-    if _may_break_bounds(raw, max_depth):
-        check_tree(value, max_depth=max_depth)
-    return value
 
 
 def _may_break_bounds(raw: bytes, max_depth: int) -> bool:

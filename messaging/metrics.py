@@ -33,6 +33,20 @@ class MessageMetrics(dramatiq.Middleware):
     def __init__(self) -> None:
         # Keyed by message id: one entry per message in flight, removed when it ends.
         self._started: dict[str, float] = {}
+        # (queue, actor) → its duration and processed series: `labels()` validates and locks
+        # on every call, a cost per message; the children it returns stay valid.
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def _processed(self, message: MessageProxy) -> tuple[Any, Any]:
+        key = (message.queue_name, message.actor_name)
+        children = self._children.get(key)
+        if children is None:
+            labels = _labels(message)
+            children = self._children[key] = (
+                series.MESSAGE_DURATION.labels(*labels),
+                series.MESSAGES_PROCESSED.labels(*labels),
+            )
+        return children
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         self._started[message.message_id] = time.perf_counter()
@@ -45,14 +59,15 @@ class MessageMetrics(dramatiq.Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        labels = _labels(message)
+        duration, processed = self._processed(message)
         started = self._started.pop(message.message_id, None)
         if started is not None:
-            series.MESSAGE_DURATION.labels(*labels).observe(time.perf_counter() - started)
-        series.MESSAGES_PROCESSED.labels(*labels).inc()
+            duration.observe(time.perf_counter() - started)
+        processed.inc()
         # dramatiq.Retry is a deliberate hand-on (a crawl slice, a rate-limit wait), not a failure.
         if exception is None or isinstance(exception, dramatiq.Retry):
             return
+        labels = _labels(message)
         series.MESSAGES_FAILED.labels(*labels).inc()
         if message.failed:
             series.MESSAGES_GIVEN_UP.labels(*labels).inc()

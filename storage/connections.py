@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, Text, bindparam, func, select, update
 
 from storage.database import dialect_insert
 from storage.tables import districts
@@ -19,15 +20,27 @@ def get_district(
     It takes a shared advisory lock rather than a row lock: thousands of concurrent event
     transactions sharing a row lock would each rewrite the district row's lock information.
     """
-    if conn.dialect.name == "postgresql" and (for_update or for_share):
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql and (for_update or for_share):
         # A statement of its own: the read below must see what a disconnect we waited for wrote.
-        lock = "pg_advisory_xact_lock" if for_update else "pg_advisory_xact_lock_shared"
-        conn.execute(select(getattr(func, lock)(func.hashtextextended(f"district:{district_id}", 0))))
-    query = select(districts).where(districts.c.id == district_id)
-    if conn.dialect.name == "postgresql" and for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+        conn.execute(_district_lock(exclusive=for_update), {"lock_key": f"district:{district_id}"})
+    query = _district_row(for_update=postgresql and for_update)
+    row = conn.execute(query, {"district_id": district_id}).first()
     return row._mapping if row else None
+
+
+# Built once: every page and event batch reads its district, and building and keying a
+# statement costs more than running it.
+@functools.cache
+def _district_lock(*, exclusive: bool) -> Any:
+    lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    return select(lock(func.hashtextextended(bindparam("lock_key", type_=Text), 0)))
+
+
+@functools.cache
+def _district_row(*, for_update: bool) -> Any:
+    query = select(districts).where(districts.c.id == bindparam("district_id"))
+    return query.with_for_update() if for_update else query
 
 
 def list_districts(

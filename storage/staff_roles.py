@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -22,17 +23,24 @@ def principal_schools(
     wanted = {e for e in (normalize_email(email) for email in emails) if e is not None}
     if not wanted:
         return {}
-    email = func.lower(func.trim(tenants.c.principal_email))
-    query = select(email, tenants.c.clever_id).where(
-        tenants.c.district_id == district_id,
-        tenants.c.kind == "school",
-        tenants.c.active.is_(True),
-        email.in_(sorted(wanted)),
-    )
     found: dict[str, list[str]] = defaultdict(list)
-    for principal_email, school_id in conn.execute(query):
+    params = {"district_id": district_id, "emails": sorted(wanted)}
+    for principal_email, school_id in conn.execute(_principals_among(), params):
         found[principal_email].append(school_id)
     return dict(found)
+
+
+@functools.cache
+def _principals_among() -> Any:
+    """Built once: an event batch asks it every time, and building and keying a statement
+    costs more than running it."""
+    email = func.lower(func.trim(tenants.c.principal_email))
+    return select(email, tenants.c.clever_id).where(
+        tenants.c.district_id == bindparam("district_id"),
+        tenants.c.kind == "school",
+        tenants.c.active.is_(True),
+        email.in_(bindparam("emails", expanding=True)),
+    )
 
 
 def stored_principal_emails(

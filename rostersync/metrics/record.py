@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from domain.positions import is_position, position_time
+from domain.positions import is_position, position_seconds
 from rostersync.metrics import series
 
 EVENT_SOURCES = frozenset({"webhook", "poll"})
@@ -20,13 +21,22 @@ def entities_written(entity_type: str, counters: Mapping[str, int]) -> None:
 
 def events_handled(handled: Iterable[tuple[str, str, str]], now: datetime) -> None:
     """(event id, source, outcome) of a batch; an applied event's lag is now minus the time
-    its id was made (Clever ids start with their unix second)."""
+    its id was made (Clever ids start with their unix second). Counted per label, not per
+    event: a labelled child is looked up under a lock."""
+    counts: Counter[tuple[str, str]] = Counter()
+    lags: dict[str, list[float]] = defaultdict(list)
+    now_seconds = now.timestamp()
     for event_id, source, outcome in handled:
         label = source if source in EVENT_SOURCES else "other"  # a label from a message stays bounded
-        series.EVENTS.labels(label, outcome).inc()
+        counts[label, outcome] += 1
         if outcome == "applied" and is_position(event_id):
-            lag = (now - position_time(event_id)).total_seconds()
-            series.EVENT_LAG.labels(label).observe(max(lag, 0.0))
+            lags[label].append(max(now_seconds - position_seconds(event_id), 0.0))
+    for (label, outcome), count in counts.items():
+        series.EVENTS.labels(label, outcome).inc(count)
+    for label, seconds in lags.items():
+        histogram = series.EVENT_LAG.labels(label)
+        for lag in seconds:
+            histogram.observe(lag)
 
 
 def run_finished(kind: str, outcome: str) -> None:

@@ -71,3 +71,33 @@ TOO_DEEP = (400, f"JSON nested deeper than {MAX_DEPTH} levels")
 )
 def test_bodies_at_the_edges(raw: bytes, expected: tuple[int, str] | None) -> None:
     assert outcome(lambda: decode_json(raw)) == expected
+
+
+numbers = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+plain: st.SearchStrategy[Any] = st.recursive(
+    st.none() | st.booleans() | numbers | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain, st.booleans())
+def test_a_body_parses_to_what_the_standard_library_reads(value: Any, ensure_ascii: bool) -> None:
+    # Bodies are read by orjson when it can: integers of any size must still come back exact.
+    raw = encoded(value, ensure_ascii=ensure_ascii)
+    if raw is None or outcome(lambda: check_tree(json.loads(raw))) is not None:
+        return
+    parsed = decode_json(raw)
+    assert parsed == json.loads(raw)
+    assert json.dumps(parsed) == json.dumps(json.loads(raw))  # same types too: 2**70, not 1.18e21
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"NaN", b"[Infinity]", b"1e400x", b"\xef\xbb\xbf{}", b'"\xff"', b"[1,]", b"{'a': 1}", b""],
+)
+def test_what_either_parser_refuses_is_malformed(raw: bytes) -> None:
+    assert outcome(lambda: decode_json(raw)) == (400, "malformed JSON")

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine
 from test_gateway_support import DISTRICT, OTHER_DISTRICT, Harness
 
 from messaging.broker import make_broker
+from rostersync.metrics import record
 from rostersync.metrics.exposition import scrape_registry
 from rostersync.metrics.state import DeploymentState
 from storage.migrate import upgrade
@@ -78,6 +79,30 @@ def test_messages_are_counted_by_outcome_with_their_durations(broker: StubBroker
     assert count("rostersync_messages_given_up_total", "flaky") == 0
     # Three sends, and the retry twice: into the delay queue, then back when it was due.
     assert sum(count("rostersync_messages_published_total", a) for a in ("fine", "flaky", "doomed")) == 5
+
+
+def test_a_batch_of_events_is_counted_by_source_and_outcome_with_each_applied_lag() -> None:
+    now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    made = f"{int(now.timestamp()) - 4:08x}" + "0" * 16  # made four seconds before now
+    before = {
+        (source, outcome): sample("rostersync_events_total", source=source, outcome=outcome)
+        for source in ("webhook", "other") for outcome in ("applied", "duplicate")
+    }  # fmt: skip
+    lag_count = sample("rostersync_event_lag_seconds_count", source="webhook")
+    lag_sum = sample("rostersync_event_lag_seconds_sum", source="webhook")
+    record.events_handled(
+        [(made, "webhook", "applied"), (made, "webhook", "applied"), (made, "webhook", "duplicate"),
+         ("not-a-position", "webhook", "applied"), (made, "forged-label", "applied")],
+        now,
+    )  # fmt: skip
+
+    def added(source: str, outcome: str) -> float:
+        return sample("rostersync_events_total", source=source, outcome=outcome) - before[source, outcome]
+
+    assert added("webhook", "applied") == 3 and added("webhook", "duplicate") == 1
+    assert added("other", "applied") == 1  # a label from a message stays bounded
+    assert sample("rostersync_event_lag_seconds_count", source="webhook") - lag_count == 2
+    assert sample("rostersync_event_lag_seconds_sum", source="webhook") - lag_sum == 8.0
 
 
 def test_a_publish_the_broker_refuses_is_counted_as_a_failure(broker: StubBroker) -> None:
