@@ -115,13 +115,22 @@ def _metered(dep: Deployment, sim: SimulatorHandle) -> dict[str, int]:
     return roots
 
 
+# The processes whose Python a sync's profile records: the crawl, the apply and the simulator.
+_SYNC_PROFILED = ("worker-main", "worker-apply", "simulator")
+
+
+def _profiled(metered: dict[str, int]) -> dict[str, int]:
+    return {role: pid for role, pid in metered.items() if role in _SYNC_PROFILED}
+
+
 def large_sync(cfg: BenchConfig, svc: Services, dep: Deployment, sim: SimulatorHandle) -> Result:
     """2 and 5. Initial sync of the large district with one apply process, RSS sampled."""
     district_id = sim.district.id
+    metered = _metered(dep, sim)
     with (
         RssSampler(dep.pids()) as sampler,
-        profiling.recording(cfg.profile_dir, {"worker-apply": dep.pids()["worker-apply"]}, "initial"),
-        CpuMeter(_metered(dep, sim)) as cpu,
+        profiling.recording(cfg.profile_dir, _profiled(metered), "initial"),
+        CpuMeter(metered) as cpu,
     ):
         figures = connect_and_sync(cfg, dep, district_id, 0)
     figures["entities"] = entity_counts(svc.engine, district_id)
@@ -184,8 +193,7 @@ def reconcile(
     before = infra.table_writes(svc.engine, infra.ENTITY_TABLES)
     requested = time.time()
     metered = _metered(dep, sim)
-    profiled = {k: v for k, v in metered.items() if k in ("worker-main", "worker-apply", "simulator")}
-    with profiling.recording(cfg.profile_dir, profiled, "reconcile"), CpuMeter(metered) as cpu:
+    with profiling.recording(cfg.profile_dir, _profiled(metered), "reconcile"), CpuMeter(metered) as cpu:
         dep.request_sync(district_id, "reconcile")
         run = dep.wait_for_run(district_id, 2, timeout=cfg.run_timeout)
     figures = sync_figures(svc.engine, run, requested)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import sys
 from typing import Any
@@ -22,7 +23,7 @@ from domain.entities import (
     TenantKind,
     Term,
 )
-from domain.hashing import _canonical, _flat_fields, canonical_json, content_hash
+from domain.hashing import _canonical, _flat_fields, canonical_json, content_hash, source_hash
 
 TENANT = Tenant(
     clever_id="58da8c58155b940248000007",
@@ -235,3 +236,38 @@ def test_a_value_the_flat_path_cannot_write_falls_back_to_the_walk() -> None:
     # Not what the mapping builds, but a set must hash as the walk sorts it, not fail.
     odd = dataclasses.replace(CLASSROOM, teacher_clever_ids=frozenset({"b", "a"}))  # type: ignore[arg-type]
     assert canonical_json(odd) == orjson.dumps(_canonical(odd), option=orjson.OPT_SORT_KEYS).decode()
+
+
+SECTION_OBJECT = {
+    "id": "5b2ad81a709e300001e2c051",
+    "name": "Grade 3 Math",
+    "teachers": ["t2", "t1"],
+    "ext": {"b": 1, "a": [2, {"y": None, "x": "é"}]},
+}
+
+
+def test_stored_source_hashes_stay_what_earlier_releases_wrote() -> None:
+    # A changed source hash makes the next reconcile map every object again and rewrite the
+    # column of every row.
+    assert source_hash(SECTION_OBJECT) == "8265f42623d35802d967771094e27eac"
+    user = {"id": "58da8c58155b940248000007", "email": "A@x.org", "roles": {"teacher": {"title": "T"}}}
+    assert source_hash(user, [[["^Dean", "SCHOOL_ADMIN"]], ["s1"]]) == "fe6916c3e01c3b79fcea8cf4f0446d5d"
+    assert source_hash({"id": "x", "big": 2**70}) == "41d6bf2ed2b363b6bafe38fe43706160"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(st.text(max_size=4), json_values, max_size=5))
+def test_an_object_without_context_hashes_as_the_whole_text_would(obj: dict[str, Any]) -> None:
+    # Objects without context are hashed from a digest of the text's fixed head: the same bytes.
+    text = orjson.dumps(["1.1", None, obj], option=orjson.OPT_SORT_KEYS)
+    assert source_hash(obj) == hashlib.blake2b(text, digest_size=16).hexdigest()
+    assert source_hash(obj) != source_hash(obj, [])
