@@ -29,6 +29,7 @@ def apply_page(
     unchanged_ids: Sequence[str] = (),
     crawl_token: int | None = None,
     page_rank: int | None = None,
+    table_was_empty: bool = False,
 ) -> None:
     rt = runtime()
     try:
@@ -45,6 +46,7 @@ def apply_page(
             unchanged_ids=unchanged_ids,
             crawl_token=crawl_token,
             page_rank=page_rank,
+            table_was_empty=table_was_empty,
         )
     except InvalidPage as exc:
         # Nothing of the page was written; the message is dead-lettered and the run fails with why.

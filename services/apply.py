@@ -37,11 +37,13 @@ def apply_page(
     unchanged_ids: Sequence[str] = (),
     crawl_token: int | None = None,
     page_rank: int | None = None,
+    table_was_empty: bool = False,
 ) -> dict[str, int] | None:
     """Returns the page's counters, or None when the page was dropped or already applied.
 
     `unchanged_ids` are the page's objects the ingest found exactly as stored (same source
-    hash): they are counted and marked seen, not sent again."""
+    hash): they are counted and marked seen, not sent again. `table_was_empty`: the district
+    had no rows in the page's table when the crawl began, so nothing stored is read first."""
     spec = BY_KEY.get(resource)
     if spec is None:
         raise InvalidPage(f"unknown resource {resource!r}")
@@ -73,6 +75,7 @@ def apply_page(
             position,
             source_hashes=sources,
             skew_seconds=rt.settings.clock_skew_seconds,
+            table_was_empty=table_was_empty,
         )
         outcome.unchanged += len(unchanged_ids)
         if resource == "districts" and entities and outcome.written_ids:

@@ -239,6 +239,7 @@ class Crawl:
             for email, ids in principals_of(items).items():
                 principals.setdefault(email, []).extend(ids)
         user_principals = self.checkpoint.get("principals", {}) if resource.role else {}
+        table_was_empty = not self.table_has_rows(resource)
         unchanged = self.unchanged(resource, prepared, user_principals)
         for chunk_no, chunk in enumerate(chunks(prepared, self.rt.settings.apply_chunk_size)):
             changed, unchanged_ids = partition(chunk, unchanged)
@@ -257,10 +258,20 @@ class Crawl:
                     "principals": user_principals,
                     "crawl_token": self.token,
                     "page_rank": rank,
+                    "table_was_empty": table_was_empty,
                 },
                 lane=self.lane,
             )
             self.pages_published += 1
+
+    def table_has_rows(self, resource: Resource) -> bool:
+        """Whether the district had rows in the resource's table when this crawler first looked:
+        asked once per table, so the answer is not changed by the pages this crawl applies."""
+        table = SYNCED_TABLES[resource.entity_type.value]
+        if table.name not in self.has_rows:
+            with self.rt.engine.connect() as conn:
+                self.has_rows[table.name] = has_rows(conn, table, self.district_id)
+        return self.has_rows[table.name]
 
     def unchanged(
         self, resource: Resource, items: list[dict[str, Any]], principals: dict[str, list[str]]
@@ -268,10 +279,7 @@ class Crawl:
         """Ids of the objects that are exactly what their stored row was mapped from: only their
         ids travel on, so a sync of an unchanged district maps and sends almost nothing."""
         table = SYNCED_TABLES[resource.entity_type.value]
-        if table.name not in self.has_rows:  # a first sync has nothing to compare with
-            with self.rt.engine.connect() as conn:
-                self.has_rows[table.name] = has_rows(conn, table, self.district_id)
-        if not self.has_rows[table.name]:
+        if not self.table_has_rows(resource):  # a first sync has nothing to compare with
             return set()
         hashes = source_hashes(resource.key, items, principals=principals, rules=self.rules)
         by_id = {item["id"]: digest for item, digest in zip(items, hashes, strict=True) if _has_id(item)}

@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     Connection,
     Table,
     Text,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal_column,
     select,
     true,
     update,
@@ -98,11 +100,14 @@ def upsert_entities(
     deleted: bool = False,
     source_hashes: Sequence[str | None] | None = None,
     skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
+    table_was_empty: bool = False,
 ) -> UpsertOutcome:
     """Write entities that changed; `deleted` writes tombstones (inactive, kept for ordering)."""
     sources = source_hashes if source_hashes is not None else [None] * len(entities)
     versions = [Version(e, position, deleted, h) for e, h in zip(entities, sources, strict=True)]
-    return upsert_versions(conn, table, district_id, versions, skew_seconds=skew_seconds)
+    return upsert_versions(
+        conn, table, district_id, versions, skew_seconds=skew_seconds, table_was_empty=table_was_empty
+    )
 
 
 def _future_after(skew_seconds: float) -> str:
@@ -153,8 +158,16 @@ def upsert_versions(
     versions: Sequence[Version],
     *,
     skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
+    table_was_empty: bool = False,
 ) -> UpsertOutcome:
-    """Write the versions that change something, each guarded by its own position."""
+    """Write the versions that change something, each guarded by its own position.
+
+    `table_was_empty`: the district had no rows in the table when the sync began reading it
+    (a first sync). Reading what is stored would then find only rows written since, by events
+    racing the sync, so on PostgreSQL nothing is read: every version is written under the same
+    guard, and the database says which rows it inserted, updated or refused. A refused version
+    counts as outdated (an event wrote a newer one, or exactly this one: reading first would
+    have said unchanged), an overwritten row as updated."""
     outcome = UpsertOutcome()
     # Per id the newest position wins, and the last one among equals (a page repeating an id).
     # Rows are built only for what will be written: in a nightly reconcile that is almost nothing.
@@ -167,7 +180,8 @@ def upsert_versions(
         newest[version.entity.clever_id] = version
     if not newest:
         return outcome
-    existing = _existing(conn, table, district_id, newest.keys())
+    unread = table_was_empty and conn.dialect.name == "postgresql"
+    existing = {} if unread else _existing(conn, table, district_id, newest.keys())
     now = datetime.now(UTC)
     future_after = future_bound(now, skew_seconds)
     to_write: list[tuple[dict[str, Any], Change]] = []  # (row, the counter it goes to once written)
@@ -206,11 +220,12 @@ def upsert_versions(
     to_write.sort(key=lambda pair: pair[0]["clever_id"])
     written = write_rows(conn, table, [row for row, _ in to_write], future_after=future_after)
     for row, change in to_write:
-        if row["clever_id"] in written:
-            outcome.count(change)
-            outcome.written_ids.append(row["clever_id"])
-        else:
+        inserted = written.get(row["clever_id"])
+        if inserted is None:
             outcome.stale += 1  # a newer source wrote the row after we read it
+            continue
+        outcome.count(("created" if inserted else "updated") if unread else change)
+        outcome.written_ids.append(row["clever_id"])
     return outcome
 
 
@@ -270,9 +285,13 @@ def _change(stored: Any, digest: str, position: str, deleted: bool, future_after
     return "unchanged" if stored.content_hash == digest and not pinned else "updated"
 
 
-def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, future_after: str) -> set[str]:
-    """The guarded upsert of a batch; returns the Clever ids it wrote. On PostgreSQL one statement
-    for the whole batch (the rows travel as one JSON document), elsewhere an executemany.
+def write_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, future_after: str
+) -> dict[str, bool]:
+    """The guarded upsert of a batch; returns the Clever ids it wrote, each with whether its row
+    was inserted (False: an existing row was updated). On PostgreSQL one statement for the whole
+    batch (the rows travel as one JSON document), elsewhere an executemany, after which every row
+    counts as written and inserted (SQLite's callers read what is stored first).
     `future_after`: stored positions above it came from the future and guard nothing.
 
     COPY into a temporary table was the other way for large batches. For pages of 1,000
@@ -286,13 +305,22 @@ def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, fu
         # SQLite lets one writer at a time in and fails a transaction whose reads went stale,
         # so every row compared above is written.
         conn.execute(statement, [{**row, "future_after": future_after} for row in rows])
-        return {row["clever_id"] for row in rows}
+        return dict.fromkeys((row["clever_id"] for row in rows), True)
     try:
         document = orjson.dumps(rows).decode()
     except TypeError:  # integers beyond 64 bits in an `ext` field
         document = json.dumps(rows, default=str)
     params = {"rows": document, "future_after": future_after}
-    return set(conn.execute(statement.returning(table.c.clever_id), params).scalars())
+    written = conn.execute(_upsert_returning_inserted(table, keys), params)
+    return {clever_id: inserted for clever_id, inserted in written}
+
+
+@functools.cache
+def _upsert_returning_inserted(table: Table, keys: tuple[str, ...]) -> Any:
+    # A row the statement inserted has no xmax yet; one it updated carries the writing
+    # transaction's id there (how ON CONFLICT DO UPDATE's two outcomes are told apart).
+    inserted = literal_column(f'("{table.name}".xmax = 0)', Boolean)
+    return _guarded_upsert(table, keys, "postgresql").returning(table.c.clever_id, inserted)
 
 
 def _existing(conn: Connection, table: Table, district_id: str, clever_ids: Iterable[str]) -> dict[str, Any]:

@@ -46,9 +46,10 @@ class Deployment:
         self.rt, self.client, self.state, self.clock = rt, client, state, clock
         self.district_id = next(iter(state.districts))
         self.outcomes: list[str] = []
+        self.pages: list[dict[str, Any]] = []  # every apply_page message's arguments, in order
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ingest_run": lambda kw: ingest_run(rt, kw["run_id"], kw["generation"]),
-            "apply_page": lambda kw: apply_page(rt, **kw),
+            "apply_page": lambda kw: (self.pages.append(kw), apply_page(rt, **kw)),
             "finish_run": lambda kw: finish_run(rt, kw["run_id"], kw["generation"]),
             "apply_event": lambda kw: self.outcomes.append(apply_event(rt, kw["event"], source=kw["source"])),
         }
@@ -247,6 +248,40 @@ def test_the_same_event_id_in_two_cases_is_applied_once(deployment: Deployment) 
     with dep.rt.engine.connect() as conn:
         keys = conn.execute(select(processed_messages.c.key).where(processed_messages.c.kind == "event"))
         assert [k for (k,) in keys if event_id in k.lower()] == [f"event:{event_id}"]
+
+
+def test_a_first_sync_writes_without_reading_and_an_event_racing_it_keeps_its_row(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    teacher = dep.snapshot()["users_by_role"]["teacher"][0]
+    event_id = position_from_time(datetime.now(UTC) + timedelta(minutes=1))[:8] + "abcdef0123456789"
+    event = {
+        "id": event_id,
+        "type": "users.updated",
+        "data": {"object": {**teacher, "name": {"last": "Raced"}}},
+    }
+    applying, raced = dep._handlers["apply_page"], []
+
+    def event_first(kw: dict[str, Any]) -> Any:
+        # Applied after the crawl read the teacher and before any page of the first sync.
+        if not raced:
+            raced.append(apply_event(dep.rt, event, source="webhook"))
+        return applying(kw)
+
+    dep._handlers["apply_page"] = event_first
+    first = dep.full_sync()
+    assert raced == ["applied"]
+    assert dep.pages and all(page["table_was_empty"] for page in dep.pages)
+    with dep.rt.engine.connect() as conn:
+        _, counters = runs.page_totals(conn, first["id"])
+    assert counters["staff"]["outdated"] == 1 and counters["staff"]["updated"] == 0
+    assert staff_rows(dep, teacher["id"])[teacher["id"]]["last_name"] == "Raced"
+
+    dep.pages.clear()
+    dep.full_sync()
+    assert dep.pages and not any(page["table_was_empty"] for page in dep.pages)
+    assert staff_rows(dep, teacher["id"])[teacher["id"]]["last_name"] == "Raced"
 
 
 # ------------------------------------------------------------------------------ principals

@@ -76,6 +76,36 @@ def test_a_page_in_one_document_stores_and_counts_what_one_row_at_a_time_does(en
     assert sum(1 for row in stored(engine, PAGED).values() if row[-1]) == 400  # tombstones
 
 
+UNREAD, READ = "u" * 24, "r" * 24  # a first sync's page written without reading, and read first
+
+
+def test_a_first_syncs_page_written_without_reading_stores_and_counts_what_reading_first_does(
+    engine: Engine,
+) -> None:
+    # Events racing the first sync wrote some of the page's rows before it was applied: newer
+    # ones (the page is outdated for them) and older ones (the page overwrites them).
+    page = [term(n, f"Term {n}") for n in range(1_000)]
+    counted = {}
+    for district, unread in ((UNREAD, True), (READ, False)):
+        upsert(engine, district, [term(n, f"Event {n}") for n in range(0, 1_000, 7)], 9)
+        upsert(engine, district, [term(n, f"Old event {n}") for n in range(3, 1_000, 7)], 2)
+        counted[district] = upsert(engine, district, page, 5, table_was_empty=unread)
+    assert counted[UNREAD] == counted[READ] == {
+        "created": 1_000 - 143 - 143, "updated": 143, "unchanged": 0, "restored": 0, "outdated": 143,
+    }  # fmt: skip
+    assert stored(engine, UNREAD) == stored(engine, READ)
+    assert stored(engine, UNREAD)["t0007"][1] == "Event 7"  # the newer event's row is kept
+
+
+def test_without_reading_a_row_an_event_wrote_identically_counts_as_outdated(engine: Engine) -> None:
+    # The one count that differs from reading first (which says unchanged): an event racing the
+    # first sync wrote exactly what the page holds, and the guard refuses it without saying why.
+    upsert(engine, UNREAD, [term(1, "Same")], 4)
+    assert upsert(engine, UNREAD, [term(1, "Same"), term(2, "New")], 5, table_was_empty=True) == {
+        "created": 1, "updated": 0, "unchanged": 0, "restored": 0, "outdated": 1,
+    }  # fmt: skip
+
+
 def test_batches_of_one_transaction_and_after_a_rollback_each_write_only_their_rows(engine: Engine) -> None:
     with engine.begin() as conn:
         first = upsert_entities(conn, terms, PAGED, [term(1, "A"), term(2, "B")], position(1))
