@@ -241,7 +241,7 @@ def scaling(cfg: BenchConfig, svc: Services, dep: Deployment, sim: SimulatorHand
     """6. The initial sync again, from an empty database, with more apply processes."""
     infra.truncate_all(svc.engine)
     dep.restart_apply_worker(cfg.scaling_processes)
-    with RssSampler(dep.pids()) as sampler:
+    with RssSampler(dep.pids()) as sampler, CpuMeter(_metered(dep, sim)) as cpu:
         figures = connect_and_sync(cfg, dep, sim.district.id, 0)
     single = one["figures"]
     return {
@@ -251,11 +251,16 @@ def scaling(cfg: BenchConfig, svc: Services, dep: Deployment, sim: SimulatorHand
             "wall_seconds": figures["wall_seconds"],
             "apply_rows_per_s": figures["apply_rows_per_s"],
             "rows_per_s_wall": figures["rows_per_s_wall"],
+            # Why more processes may not help: the crawl shares the cores with them.
+            "crawl_seconds": figures["phases_seconds"]["started_to_ingest_done"],
+            "cpu": sync_cpu(cpu, sum(single["entities"].values()), figures["wall_seconds"]),
             "status": figures["status"],
             "run": figures,
         },
         "limits": {
             "one_process_wall_seconds": single["wall_seconds"],
+            "one_process_crawl_seconds": single["phases_seconds"]["started_to_ingest_done"],
+            "one_process_machine_busy_share": single["cpu"]["machine_busy_share"],
             "one_process_apply_rows_per_s": single["apply_rows_per_s"],
             "raw_write_rows_per_s": one["limits"]["raw_write"]["insert_rows_per_s"],
         },

@@ -80,10 +80,6 @@ def prepare_items(resource: Resource, items: list[dict[str, Any]]) -> list[dict[
     return items
 
 
-def _prepared_page(resource: Resource, page: Page) -> tuple[Page, list[dict[str, Any]]]:
-    return page, prepare_items(resource, page.items)
-
-
 def partition(items: list[Any], unchanged: set[str]) -> tuple[list[Any], list[str]]:
     """(objects to apply, ids of the unchanged ones)."""
     changed: list[Any] = []
@@ -191,9 +187,10 @@ class Crawl:
             pages = api.iter_pages(
                 resource.path, params=resource.params, limit=self.rt.settings.page_limit, start_url=start_url
             )
-            # The next page is fetched, and its students dropped, while this one is published.
-            for page, prepared in read_ahead(pages, functools.partial(_prepared_page, resource)):
-                self.publish_page(resource, page_rank(index, page_no), page_no, page.items, prepared)
+            # The next page is fetched, its students dropped and its objects hashed while this one
+            # is compared with what is stored and published.
+            for page, prepared, hashes in read_ahead(pages, functools.partial(self.prepare_page, resource)):
+                self.publish_page(resource, page_rank(index, page_no), page_no, page.items, prepared, hashes)
                 page_no += 1
                 self.fetched[resource.key] = self.fetched.get(resource.key, 0) + len(page.items)
                 slice_over = bool(page.next_url) and time.monotonic() > self.deadline
@@ -226,8 +223,9 @@ class Crawl:
         page_no: int,
         items: list[dict[str, Any]],
         prepared: list[dict[str, Any]],
+        hashes: dict[str, str] | None,
     ) -> None:
-        """`prepared`: the page's items as `prepare_items` leaves them.
+        """`prepared` and `hashes`: what `prepare_page` made of the page.
 
         Apply messages are published before the checkpoint that covers them is committed (a
         crash in between republishes them under the same keys), so they need no outbox."""
@@ -239,8 +237,8 @@ class Crawl:
             for email, ids in principals_of(items).items():
                 principals.setdefault(email, []).extend(ids)
         user_principals = self.checkpoint.get("principals", {}) if resource.role else {}
-        table_was_empty = not self.table_has_rows(resource)
-        unchanged = self.unchanged(resource, prepared, user_principals)
+        table_was_empty = hashes is None
+        unchanged = self.unchanged(resource, hashes) if hashes else set()
         for chunk_no, chunk in enumerate(chunks(prepared, self.rt.settings.apply_chunk_size)):
             changed, unchanged_ids = partition(chunk, unchanged)
             self.rt.publish(
@@ -273,21 +271,32 @@ class Crawl:
                 self.has_rows[table.name] = has_rows(conn, table, self.district_id)
         return self.has_rows[table.name]
 
-    def unchanged(
-        self, resource: Resource, items: list[dict[str, Any]], principals: dict[str, list[str]]
-    ) -> set[str]:
+    def prepare_page(
+        self, resource: Resource, page: Page
+    ) -> tuple[Page, list[dict[str, Any]], dict[str, str] | None]:
+        """The page, its items as `prepare_items` leaves them, and each object's source hash by
+        id, or None when the table has no rows to compare with (a first sync). Runs in the
+        read-ahead thread: the hashing is done while the crawl waits for PostgreSQL and RabbitMQ
+        on the page before."""
+        prepared = prepare_items(resource, page.items)
+        if not self.table_has_rows(resource):
+            return page, prepared, None
+        # A user's hash covers the principal emails of the schools, all crawled before users.
+        principals = self.checkpoint.get("principals", {}) if resource.role else {}
+        digests = source_hashes(resource.key, prepared, principals=principals, rules=self.rules)
+        hashes = {item["id"]: digest for item, digest in zip(prepared, digests, strict=True) if _has_id(item)}
+        return page, prepared, hashes
+
+    def unchanged(self, resource: Resource, hashes: dict[str, str]) -> set[str]:
         """Ids of the objects that are exactly what their stored row was mapped from: only their
         ids travel on, so a sync of an unchanged district maps and sends almost nothing."""
-        table = SYNCED_TABLES[resource.entity_type.value]
-        if not self.table_has_rows(resource):  # a first sync has nothing to compare with
-            return set()
-        hashes = source_hashes(resource.key, items, principals=principals, rules=self.rules)
-        by_id = {item["id"]: digest for item, digest in zip(items, hashes, strict=True) if _has_id(item)}
-        if not by_id:
-            return set()
         with self.rt.engine.connect() as conn:
             return unchanged_sources(
-                conn, table, self.district_id, by_id, skew_seconds=self.rt.settings.clock_skew_seconds
+                conn,
+                SYNCED_TABLES[resource.entity_type.value],
+                self.district_id,
+                hashes,
+                skew_seconds=self.rt.settings.clock_skew_seconds,
             )
 
     def save(self, rank: int, *, hand_on: bool = False, **checkpoint: Any) -> None:

@@ -77,4 +77,9 @@ def test_the_bench_reports_every_scenario_with_figures_limits_and_ratios(
     assert cpu["total_ms"] >= cpu["accepting_ms"]["gateway"] + cpu["applying_ms"]["worker-events"]
     peaks = s["5_memory"]["figures"]["initial_sync_1_apply_process"]
     assert any(p["role"].startswith("worker") and p["peak_rss_mb"] > 0 for p in peaks)
-    assert s["6_scaling"]["figures"]["status"] == "succeeded"
+    scaling = s["6_scaling"]
+    assert scaling["figures"]["status"] == "succeeded"
+    # Beside the speed-up, what bounds it: the crawl's time and how busy the cores were.
+    assert scaling["figures"]["crawl_seconds"] > 0 and scaling["limits"]["one_process_crawl_seconds"] > 0
+    assert scaling["figures"]["cpu"]["ms_per_1000_entities"]["worker-apply"] > 0
+    assert 0 < scaling["figures"]["cpu"]["machine_busy_share"] <= 1.5
