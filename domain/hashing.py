@@ -66,6 +66,7 @@ def _is_flat(hint: Any) -> bool:
 
 
 _FLAT_FIELDS: dict[type, tuple[str, ...] | None] = {}
+_TYPE_KEY = "__type__"  # the canonical form's key for the entity's class
 
 
 def _flat_fields(cls: type) -> tuple[str, ...] | None:
@@ -81,9 +82,6 @@ def _flat_fields(cls: type) -> tuple[str, ...] | None:
             if names and names[0] > _TYPE_KEY and all(_is_flat(hints[name]) for name in names):
                 _FLAT_FIELDS[cls] = names
     return _FLAT_FIELDS[cls]
-
-
-_TYPE_KEY = "__type__"
 
 
 def _canonical_bytes(entity: Any) -> bytes:

@@ -300,10 +300,10 @@ def write_rows(
     PostgreSQL spends a little more reading the document. The apply is bound by its own Python,
     so the document wins."""
     keys = tuple(rows[0].keys())
-    statement = _guarded_upsert(table, keys, conn.dialect.name)
     if conn.dialect.name != "postgresql":
         # SQLite lets one writer at a time in and fails a transaction whose reads went stale,
         # so every row compared above is written.
+        statement = _guarded_upsert(table, keys, conn.dialect.name)
         conn.execute(statement, [{**row, "future_after": future_after} for row in rows])
         return dict.fromkeys((row["clever_id"] for row in rows), True)
     try:

@@ -52,12 +52,19 @@ def _received(consumer: Any, count: int) -> list[Any]:
     raise AssertionError(f"{len(got)} of {count} messages delivered")
 
 
+def _filled(broker: dramatiq.Broker, kind: str = "events", count: int = MESSAGES) -> str:
+    """A queue of the kind declared and holding `count` messages; its name."""
+    queue = queue_name(kind)
+    broker.declare_queue(queue)
+    for n in range(count):
+        broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(n,), kwargs={}, options={}))
+    return queue
+
+
 def test_an_ack_from_a_closed_channel_leaves_the_new_delivery_unacknowledged(
     broker: dramatiq.Broker, broker_url: str
 ) -> None:
-    queue = queue_name("ingest")
-    broker.declare_queue(queue)
-    broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(), kwargs={}, options={}))
+    queue = _filled(broker, "ingest", 1)
 
     first = broker.consume(queue, prefetch=1, timeout=200)
     held = _received(first, 1)[0]
@@ -78,9 +85,7 @@ def test_an_ack_from_a_closed_channel_leaves_the_new_delivery_unacknowledged(
 def test_a_delivery_is_still_acknowledged_on_its_own_channel(
     broker: dramatiq.Broker, broker_url: str
 ) -> None:
-    queue = queue_name("ingest")
-    broker.declare_queue(queue)
-    broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(), kwargs={}, options={}))
+    queue = _filled(broker, "ingest", 1)
 
     consumer = broker.consume(queue, prefetch=1, timeout=200)
     consumer.ack(_received(consumer, 1)[0])
@@ -90,14 +95,6 @@ def test_a_delivery_is_still_acknowledged_on_its_own_channel(
 
 
 # -- coalesced acks ------------------------------------------------------------------------------
-
-
-def _filled(broker: dramatiq.Broker) -> str:
-    queue = queue_name("events")
-    broker.declare_queue(queue)
-    for n in range(MESSAGES):
-        broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="x", args=(n,), kwargs={}, options={}))
-    return queue
 
 
 def _counting_handovers(consumer: Any) -> list[int]:
