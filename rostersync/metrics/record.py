@@ -31,12 +31,13 @@ def events_handled(handled: Iterable[tuple[str, str, str]], now: datetime) -> No
         counts[label, outcome] += 1
         if outcome == "applied" and is_position(event_id):
             lags[label].append(max(now_seconds - position_seconds(event_id), 0.0))
-    for (label, outcome), count in counts.items():
-        series.EVENTS.labels(label, outcome).inc(count)
+    # Lags first: whoever reads an applied event's count then finds its lag too.
     for label, seconds in lags.items():
         histogram = series.EVENT_LAG.labels(label)
         for lag in seconds:
             histogram.observe(lag)
+    for (label, outcome), count in counts.items():
+        series.EVENTS.labels(label, outcome).inc(count)
 
 
 def run_finished(kind: str, outcome: str) -> None:
