@@ -19,6 +19,7 @@ from dramatiq.middleware import (
 from sqlalchemy import Engine
 
 from messaging import queues
+from messaging.batching import BatchedActors
 from messaging.encoder import OrjsonEncoder
 from messaging.failure_record import FailureRecord
 from messaging.frozen_heap import FrozenHeap
@@ -61,6 +62,7 @@ def _middleware(
             max_backoff=MAX_BACKOFF_MS,
         ),
         LogContext(),
+        BatchedActors(),
     ]
 
 

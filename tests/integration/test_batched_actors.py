@@ -1,0 +1,205 @@
+"""Batched actors on real RabbitMQ and PostgreSQL, through a Dramatiq worker with the project's
+middleware: messages waiting together are applied in one call and each is acked; a message the
+batch refuses, or that fails once the batch is applied one at a time, is recorded alone with
+its cause while the others are applied; an infrastructure error is waited out, not recorded;
+an unbatched actor on the same queue is processed as before."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+import pytest
+import sqlalchemy.exc
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from sqlalchemy import select
+
+from messaging.batching import BatchingWorkerThread, Outcome
+from messaging.broker import make_broker
+from rostersync.runtime import Runtime
+from rostersync.settings import Settings
+from storage.tables import failed_messages
+
+WAIT_LIMIT = 60.0  # a bound on waiting, not a speed assertion
+BUDGET_HOURS = 60 / 3600
+
+
+class Refused(ValueError):
+    """What the batch function answers for a message it cannot apply."""
+
+
+def wait_until(predicate: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_LIMIT
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+def outage() -> sqlalchemy.exc.OperationalError:
+    return sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+
+@dataclass
+class Deployment:
+    rt: Runtime
+    broker: RabbitmqBroker
+    queue: str
+    batches: list[list[str]] = field(default_factory=list)  # the names in each batch call
+    alone: list[str] = field(default_factory=list)  # names applied through the actor itself
+    applied: list[str] = field(default_factory=list)
+    polled: list[str] = field(default_factory=list)
+    database_down: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    worker: dramatiq.Worker | None = None
+
+    def start(self, threads: int = 8) -> dramatiq.Worker:
+        self.worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
+        self.worker.start()
+        return self.worker
+
+    def send(self, *names: str) -> None:
+        for name in names:
+            self.broker.get_actor("apply_item").send(name=name)
+
+    def failed(self) -> list[Any]:
+        with self.rt.engine.connect() as conn:
+            return [r._mapping for r in conn.execute(select(failed_messages).order_by(failed_messages.c.id))]
+
+    def counts(self) -> tuple[int, int, int]:
+        """(ready, delayed, dead-lettered) messages of the queue."""
+        ready, delayed, dead = self.broker.get_queue_message_counts(self.queue)
+        return int(ready), int(delayed), int(dead)
+
+
+@pytest.fixture
+def deployment(clean_postgres: str, broker_url: str, queue_prefix: str) -> Iterator[Deployment]:
+    rt = Runtime(Settings(database_url=clean_postgres, broker_url=broker_url, encryption_keys=()))
+    broker = make_broker(broker_url, retry_infra_hours=BUDGET_HOURS, failure_engine=lambda: rt.engine)
+    assert isinstance(broker, RabbitmqBroker)
+    rt.broker = broker
+    d = Deployment(rt, broker, f"{queue_prefix}events")
+
+    def outcome_of(name: str) -> Outcome:
+        if d.database_down.is_set():
+            raise outage()
+        if name.startswith("refused"):
+            return Refused(f"{name} cannot be applied")
+        return None
+
+    def apply_together(calls: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        names = [str(kwargs["name"]) for kwargs in calls]
+        with d.lock:
+            d.batches.append(names)
+        if any(name.startswith("poison") for name in names):
+            raise RuntimeError("the batch cannot be applied as a whole")
+        outcomes = [outcome_of(name) for name in names]
+        with d.lock:
+            d.applied += [name for name, outcome in zip(names, outcomes, strict=True) if outcome is None]
+        return outcomes
+
+    def apply_item(*, name: str) -> None:
+        with d.lock:
+            d.alone.append(name)
+        if name.startswith("poison"):
+            raise Refused(f"{name} cannot be applied")
+        if (outcome := outcome_of(name)) is not None:
+            raise outcome
+        with d.lock:
+            d.applied.append(name)
+
+    def poll(*, name: str) -> None:
+        with d.lock:
+            d.polled.append(name)
+
+    dramatiq.actor(apply_item, broker=broker, queue_name=d.queue, throws=(Refused,), batch=apply_together)
+    dramatiq.actor(poll, broker=broker, queue_name=d.queue)
+    try:
+        yield d
+    finally:
+        if d.worker is not None:
+            d.worker.stop()
+        broker.close()
+        rt.engine.dispose()
+
+
+def test_the_workers_threads_are_batching_threads(deployment: Deployment) -> None:
+    worker = deployment.start(threads=3)
+    assert len(worker.workers) == 3
+    assert all(isinstance(thread, BatchingWorkerThread) for thread in worker.workers)
+
+
+def test_messages_waiting_together_are_applied_in_one_call_and_each_is_acked(deployment: Deployment) -> None:
+    d = deployment
+    names = [f"item-{n}" for n in range(60)]
+    d.send(*names)  # queued before the worker starts: they arrive together
+    d.start()
+    wait_until(lambda: len(d.applied) == 60, "every message applied")
+    assert sorted(d.applied) == sorted(names)
+    assert sum(len(batch) for batch in d.batches) == 60 and d.alone == []
+    assert max(len(batch) for batch in d.batches) > 1
+    wait_until(lambda: d.counts() == (0, 0, 0), "every message acked")
+    assert d.failed() == []
+
+
+def test_a_message_the_batch_refuses_is_recorded_alone_and_the_others_are_applied(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.send("a", "refused-b", "c")
+    d.start()
+    [row] = wait_until(d.failed, "the refused message recorded")
+    assert row["cause"] == "Refused: refused-b cannot be applied" and row["attempts"] == 1
+    assert row["message"]["kwargs"] == {"name": "refused-b"}
+    wait_until(lambda: sorted(d.applied) == ["a", "c"], "the others applied")
+    wait_until(lambda: d.counts() == (0, 0, 1), "the refused message dead-lettered, the others acked")
+
+
+def test_a_batch_that_raises_is_applied_one_at_a_time_and_only_the_culprit_fails(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.send("a", "poison-b", "c", "d")
+    d.start(threads=1)  # one thread: the messages reach the batch together
+    [row] = wait_until(d.failed, "the culprit recorded")
+    assert row["cause"] == "Refused: poison-b cannot be applied"
+    wait_until(lambda: sorted(d.applied) == ["a", "c", "d"], "the others applied")
+    assert "poison-b" in d.alone
+    wait_until(lambda: d.counts() == (0, 0, 1), "only the culprit dead-lettered")
+
+
+def test_a_database_outage_is_waited_out_by_each_message_not_recorded(deployment: Deployment) -> None:
+    d = deployment
+    d.database_down.set()
+    d.send("a", "b")
+    d.start()
+    wait_until(lambda: len(d.alone) >= 4, "each message tried alone, then retried")
+    assert d.failed() == [] and d.counts()[2] == 0
+    d.database_down.clear()
+    wait_until(lambda: sorted(d.applied) == ["a", "b"], "both applied once the database is back")
+    wait_until(lambda: d.counts() == (0, 0, 0), "both acked")
+    assert d.failed() == []
+
+
+def test_an_unbatched_actor_on_the_same_queue_is_processed_as_before(deployment: Deployment) -> None:
+    d = deployment
+    d.send("a")
+    d.broker.get_actor("poll").send(name="p")
+    d.send("b")
+    d.start(threads=2)
+    wait_until(lambda: sorted(d.applied) == ["a", "b"] and d.polled == ["p"], "both actors' messages")
+    wait_until(lambda: d.counts() == (0, 0, 0), "every message acked")
+
+
+def test_worker_join_returns_once_every_batched_message_is_acked(deployment: Deployment) -> None:
+    d = deployment
+    d.send(*(f"item-{n}" for n in range(20)))
+    worker = d.start(threads=4)
+    wait_until(lambda: len(d.applied) == 20, "every message applied")
+    worker.join()  # counts a work-queue item done only once its message is acked
+    assert d.counts() == (0, 0, 0)
