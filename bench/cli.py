@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-seconds", type=float, default=d.fixed_seconds)
     parser.add_argument("--threads", type=int, default=d.threads, help="threads per worker process")
     parser.add_argument("--events-threads", type=int, default=d.events_threads)
+    parser.add_argument("--events-prefetch", type=int, default=d.events_prefetch)
     parser.add_argument("--scaling-processes", type=int, default=d.scaling_processes)
     parser.add_argument("--page-limit", type=int, default=d.page_limit)
     parser.add_argument("--apply-chunk-size", type=int, default=d.apply_chunk_size)
@@ -50,6 +51,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         fixed_seconds=args.fixed_seconds,
         threads=args.threads,
         events_threads=args.events_threads,
+        events_prefetch=args.events_prefetch,
         scaling_processes=args.scaling_processes,
         page_limit=args.page_limit,
         apply_chunk_size=args.apply_chunk_size,

@@ -19,7 +19,8 @@ class BenchConfig:
     fixed_seconds: float = 5.0
     fixed_pool: int = 64  # connections the open-loop generator may hold
     threads: int = 4  # per worker process, as in production
-    events_threads: int = 128  # the events worker's, as in docker-compose.yml
+    events_threads: int = 16  # the events worker's, as in docker-compose.yml
+    events_prefetch: int = 256  # its messages held per queue (WORKER_PREFETCH), likewise
     scaling_processes: int = 2
     page_limit: int = 10_000
     apply_chunk_size: int = 1_000

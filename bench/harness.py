@@ -59,7 +59,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 @dataclass
 class Deployment:
     """One gateway and, as in docker-compose.yml, workers by queue: connect+ingest+reconcile,
-    events (many threads: its batches grow with them), and apply."""
+    events (a deep prefetch: its batches grow with it), and apply."""
 
     database_url: str
     broker_url: str
@@ -71,6 +71,7 @@ class Deployment:
     apply_chunk_size: int = 1_000
     threads: int = 4
     events_threads: int = 16
+    events_prefetch: int = 256
     log_level: str = "INFO"
     gateway_url: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -121,8 +122,8 @@ class Deployment:
 
     def start_events_worker(self) -> subprocess.Popen[bytes]:
         return self._start(
-            "worker-events", "worker", "--queues", "events",
-            "--processes", "1", "--threads", str(self.events_threads),
+            "worker-events", "worker", "--queues", "events", "--processes", "1",
+            "--threads", str(self.events_threads), "--prefetch", str(self.events_prefetch),
         )  # fmt: skip
 
     def stop_events_worker(self) -> None:

@@ -48,8 +48,9 @@ def consuming_since(broker_url: str, queue: str) -> float:
 
 
 def raw_messages(
-    broker_url: str, prefix: str, log_dir: Path, *, count: int, payload_bytes: int, threads: int
-) -> dict[str, Any]:
+    broker_url: str, prefix: str, log_dir: Path, *, count: int, payload_bytes: int, threads: int,
+    prefetch: int = 0,
+) -> dict[str, Any]:  # fmt: skip
     """`count` messages of about `payload_bytes` published first, then drained by a no-op actor:
     from its consumer's start to the last done. The product's drains are timed the same way."""
     queue = f"{prefix}{NOOP_QUEUE}"
@@ -60,6 +61,8 @@ def raw_messages(
         "BENCH_NOOP_QUEUE": queue,
         "BENCH_NOOP_OUT": str(done_file),
     }
+    if prefetch:
+        env["dramatiq_queue_prefetch"] = str(prefetch)  # what WORKER_PREFETCH sets in the product
     broker = RabbitmqBroker(url=broker_url, confirm_delivery=False, middleware=[])
     broker.declare_queue(queue)
     pad = "x" * max(0, payload_bytes - 60)
@@ -88,7 +91,7 @@ def raw_messages(
     return {
         "messages": count,
         "payload_bytes": payload_bytes,
-        "worker": {"processes": 1, "threads": threads},
+        "worker": {"processes": 1, "threads": threads, "prefetch": prefetch or 2 * threads},
         "publish_seconds": round(publish_s, 3),
         "publish_per_s": rate(count, publish_s),
         "seconds": round(seconds, 3),

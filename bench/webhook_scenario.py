@@ -163,7 +163,9 @@ def throughput_rounds(
             log_dir,
             count=len(burst),
             payload_bytes=body_bytes + 100,
-            threads=cfg.events_threads,  # the same shape as the events worker: one process, its threads
+            # The same shape as the events worker: one process, its threads and its prefetch.
+            threads=cfg.events_threads,
+            prefetch=cfg.events_prefetch,
         )
         burst_figures = {**product_burst, "concurrency": cfg.webhook_concurrency}
         rounds.append(Round(raw_burst, burst_figures, drain, raw_messages))

@@ -26,6 +26,7 @@ from messaging.frozen_heap import FrozenHeap
 from messaging.heartbeat import Heartbeat
 from messaging.log_context import LogContext
 from messaging.metrics import MessageMetrics, count_publishes
+from messaging.prefetch import Prefetch
 from messaging.rabbitmq import QueueTypedRabbitmqBroker
 from messaging.retry_policy import RetryPolicy
 
@@ -41,11 +42,12 @@ DEFAULT_RETRY_INFRA_HOURS = 24.0
 
 
 def _middleware(
-    retry_infra_hours: float, engine: Callable[[], Engine] | None, heartbeat_file: str
+    retry_infra_hours: float, engine: Callable[[], Engine] | None, heartbeat_file: str, prefetch: int
 ) -> list[dramatiq.Middleware]:
     beat: list[dramatiq.Middleware] = [Heartbeat(heartbeat_file)] if heartbeat_file else []
     return [
         *beat,
+        Prefetch(prefetch),
         FrozenHeap(),
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
@@ -91,11 +93,13 @@ def make_broker(
     retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
     failure_engine: Callable[[], Engine] | None = None,
     heartbeat_file: str = "",
+    prefetch: int = 0,
 ) -> dramatiq.Broker:
     """`connection_attempts=1` suits a publisher that answers a caller: fail fast, answer 503.
-    Failed messages are recorded through `failure_engine` (default: the process's runtime)."""
+    Failed messages are recorded through `failure_engine` (default: the process's runtime).
+    `prefetch`: messages a worker holds per queue (0: Dramatiq's twice its threads)."""
     dramatiq.set_encoder(OrjsonEncoder())
-    middleware = _middleware(retry_infra_hours, failure_engine, heartbeat_file)
+    middleware = _middleware(retry_infra_hours, failure_engine, heartbeat_file, prefetch)
     if broker_url is None:
         broker: dramatiq.Broker = StubBroker(middleware=middleware, fail_fast_default=False)
     else:
@@ -119,6 +123,7 @@ def install_broker(
     connection_attempts: int = 3,
     retry_infra_hours: float = DEFAULT_RETRY_INFRA_HOURS,
     heartbeat_file: str = "",
+    prefetch: int = 0,
 ) -> dramatiq.Broker:
     """Create the process's broker and make it Dramatiq's global one (before actors load)."""
     broker = make_broker(
@@ -126,6 +131,7 @@ def install_broker(
         connection_attempts=connection_attempts,
         retry_infra_hours=retry_infra_hours,
         heartbeat_file=heartbeat_file,
+        prefetch=prefetch,
     )
     dramatiq.set_broker(broker)
     return broker

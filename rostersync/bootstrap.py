@@ -22,6 +22,7 @@ def ensure_broker(*, connection_attempts: int = 3) -> dramatiq.Broker:
             connection_attempts=connection_attempts,
             retry_infra_hours=rt.settings.retry_infra_hours,
             heartbeat_file=rt.settings.heartbeat_file,
+            prefetch=rt.settings.worker_prefetch,
         )
         log.info("rostersync.backends", **rt.settings.describe_backends())
     return rt.broker

@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=8)
+    worker.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="messages each process holds per queue (sets WORKER_PREFETCH; default: twice the threads)",
+    )
 
     scheduler = sub.add_parser("scheduler", help="enqueue nightly reconciles and event polls")
     scheduler.add_argument("--tick", type=float, default=15.0, help="seconds between passes")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import structlog
@@ -27,6 +28,9 @@ def check_configuration(args: argparse.Namespace) -> None:
     """Read and check every setting once, before the command does anything (ConfigError)."""
     if args.command in _WITHOUT_SETTINGS or getattr(args, "keys_command", None) == "new":
         return
+    if getattr(args, "prefetch", None) is not None:
+        # `worker --prefetch N` is WORKER_PREFETCH for its processes, checked like any setting.
+        os.environ["WORKER_PREFETCH"] = str(args.prefetch)
     runtime()
 
 

@@ -42,6 +42,10 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
+# RabbitMQ's prefetch count is an unsigned 16-bit field.
+MAX_PREFETCH = 65_535
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = EMBEDDED_DATABASE_URL
@@ -79,6 +83,7 @@ class Settings:
     clever_oauth_browser_base: str = ""
     queue_type: str = "classic"  # classic or quorum (messaging.queues reads it when declaring)
     heartbeat_file: str = ""  # workers and the scheduler touch it while healthy (container checks)
+    worker_prefetch: int = 0  # messages a worker holds per queue; 0: Dramatiq's twice its threads
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +140,7 @@ class Settings:
             ),
             queue_type=read.choice("QUEUE_TYPE", default.queue_type, ("classic", "quorum"), str.lower),
             heartbeat_file=read.text("HEARTBEAT_FILE", "").strip(),
+            worker_prefetch=read.whole("WORKER_PREFETCH", default.worker_prefetch, low=0, high=MAX_PREFETCH),
         )
         read.queue_names()
         return settings

@@ -55,6 +55,7 @@ class Deployment:
     applied: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
     database_down: threading.Event = field(default_factory=threading.Event)
+    held: threading.Event = field(default_factory=threading.Event)  # set: batches wait
     lock: threading.Lock = field(default_factory=threading.Lock)
     worker: dramatiq.Worker | None = None
 
@@ -77,10 +78,15 @@ class Deployment:
         return int(ready), int(delayed), int(dead)
 
 
+PREFETCH = 40
+
+
 @pytest.fixture
 def deployment(clean_postgres: str, broker_url: str, queue_prefix: str) -> Iterator[Deployment]:
     rt = Runtime(Settings(database_url=clean_postgres, broker_url=broker_url, encryption_keys=()))
-    broker = make_broker(broker_url, retry_infra_hours=BUDGET_HOURS, failure_engine=lambda: rt.engine)
+    broker = make_broker(
+        broker_url, retry_infra_hours=BUDGET_HOURS, failure_engine=lambda: rt.engine, prefetch=PREFETCH
+    )
     assert isinstance(broker, RabbitmqBroker)
     rt.broker = broker
     d = Deployment(rt, broker, f"{queue_prefix}events")
@@ -94,6 +100,8 @@ def deployment(clean_postgres: str, broker_url: str, queue_prefix: str) -> Itera
 
     def apply_together(calls: Sequence[Mapping[str, Any]]) -> list[Outcome]:
         names = [str(kwargs["name"]) for kwargs in calls]
+        while d.held.is_set():
+            time.sleep(0.01)
         with d.lock:
             d.batches.append(names)
         if any(name.startswith("poison") for name in names):
@@ -134,15 +142,29 @@ def test_the_workers_threads_are_batching_threads(deployment: Deployment) -> Non
     assert all(isinstance(thread, BatchingWorkerThread) for thread in worker.workers)
 
 
+def test_a_few_threads_hold_as_many_messages_as_the_prefetch_says(deployment: Deployment) -> None:
+    d = deployment
+    d.held.set()  # the first batch waits: nothing is acked
+    d.send(*(f"item-{n}" for n in range(PREFETCH + 20)))
+    worker = d.start(threads=2)
+    assert worker.consumers[d.queue].prefetch == PREFETCH  # not Dramatiq's twice the threads
+    wait_until(lambda: d.counts()[0] == 20, "the prefetch taken, the rest left in the queue")
+    d.held.clear()
+    wait_until(lambda: len(d.applied) == PREFETCH + 20, "every message applied")
+
+
 def test_messages_waiting_together_are_applied_in_one_call_and_each_is_acked(deployment: Deployment) -> None:
     d = deployment
-    names = [f"item-{n}" for n in range(60)]
-    d.send(*names)  # queued before the worker starts: they arrive together
+    names = [f"item-{n}" for n in range(30)]
+    d.held.set()  # the first batch waits while the others arrive
+    d.send(*names)
     d.start()
-    wait_until(lambda: len(d.applied) == 60, "every message applied")
+    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
+    d.held.clear()
+    wait_until(lambda: len(d.applied) == 30, "every message applied")
     assert sorted(d.applied) == sorted(names)
-    assert sum(len(batch) for batch in d.batches) == 60 and d.alone == []
-    assert max(len(batch) for batch in d.batches) > 1
+    assert sum(len(batch) for batch in d.batches) == 30 and d.alone == []
+    assert len(d.batches) < 30 and max(len(batch) for batch in d.batches) > 1
     wait_until(lambda: d.counts() == (0, 0, 0), "every message acked")
     assert d.failed() == []
 
@@ -164,12 +186,15 @@ def test_a_batch_that_raises_is_applied_one_at_a_time_and_only_the_culprit_fails
     deployment: Deployment,
 ) -> None:
     d = deployment
+    d.held.set()  # the first batch waits while the others arrive
     d.send("a", "poison-b", "c", "d")
-    d.start(threads=1)  # one thread: the messages reach the batch together
+    d.start(threads=4)
+    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
+    d.held.clear()
     [row] = wait_until(d.failed, "the culprit recorded")
     assert row["cause"] == "Refused: poison-b cannot be applied"
     wait_until(lambda: sorted(d.applied) == ["a", "c", "d"], "the others applied")
-    assert "poison-b" in d.alone
+    assert "poison-b" in d.alone and len(d.alone) >= 2  # its batch was applied one at a time
     wait_until(lambda: d.counts() == (0, 0, 1), "only the culprit dead-lettered")
 
 

@@ -73,7 +73,8 @@ def test_the_bench_reports_every_scenario_with_figures_limits_and_ratios(
         r["accepted_per_s"] for r in webhooks["figures"]["by_round"]
     }
     cpu = webhooks["figures"]["cpu_per_event"]
-    assert cpu["accepting_ms"]["gateway"] > 0 and cpu["applying_ms"]["worker-events"] > 0
+    # Twenty events may cost less than a clock tick of a process's CPU: present, never negative.
+    assert cpu["accepting_ms"]["gateway"] >= 0 and cpu["applying_ms"]["worker-events"] >= 0
     assert cpu["total_ms"] >= cpu["accepting_ms"]["gateway"] + cpu["applying_ms"]["worker-events"]
     peaks = s["5_memory"]["figures"]["initial_sync_1_apply_process"]
     assert any(p["role"].startswith("worker") and p["peak_rss_mb"] > 0 for p in peaks)

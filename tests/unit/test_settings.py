@@ -37,6 +37,8 @@ KEY = f"k1:{Fernet.generate_key().decode()}"
         ({"WEBHOOK_SECRETS": "5940d254203e37907e0000f1="}, "WEBHOOK_SECRETS", "to an empty secret"),
         ({"DEDICATED_LANES": "Big Lane"}, "DEDICATED_LANES", "names the lane 'Big Lane'"),
         ({"QUEUE_PREFIX": "a b"}, "QUEUE_PREFIX", "at most 64 letters"),
+        ({"WORKER_PREFETCH": "65536"}, "WORKER_PREFETCH", "out of range; set it to a whole number from 0 to"),
+        ({"WORKER_PREFETCH": "-1"}, "WORKER_PREFETCH", "not a whole number"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_the_fix(
@@ -71,11 +73,13 @@ def test_good_values_are_read_and_normalized() -> None:
             "PAGE_LIMIT": "40",
             "DEACTIVATION_THRESHOLD": "0.25",
             "DEDICATED_LANES": "big, huge",
+            "WORKER_PREFETCH": "256",
         }
     )
     assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
     assert settings.clever_api_base == "http://127.0.0.1:8765"
     assert (settings.page_limit, settings.deactivation_threshold) == (40, 0.25)
+    assert settings.worker_prefetch == 256 and Settings.from_env({}).worker_prefetch == 0
     settings.require_encryption_keys()  # present: no error
 
 
