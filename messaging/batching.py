@@ -6,8 +6,9 @@ thread hand-offs: the queue waking a thread, the thread waking the batch's leade
 waking it back. Here an actor declared with `batch=FUNCTION` is applied together instead:
 
 - The worker thread that takes one of its messages hands it in and goes back for the next one.
-- At most `concurrency` batches of an actor are gathered and applied at once in a process: while
-  one waits for the database, the next is gathered. The thread that finds a free place leads:
+- At most `concurrency` batches of an actor run at once in a process (one by default: on two
+  cores, two made smaller batches for more CPU an event); while one commits, the messages of the
+  next gather. The thread that finds a free place leads:
   under load it waits a moment (`linger`) for as many messages as the last batch had, then runs,
   for each message in order, the middleware's before hooks, FUNCTION once for them all, then the
   after hooks and the ack (or nack). Retries, dead-lettering and metrics see each message as
@@ -16,7 +17,7 @@ waking it back. Here an actor declared with `batch=FUNCTION` is applied together
 - FUNCTION takes the messages' keyword arguments and returns one outcome each: None, or the
   exception that message fails with. When it raises, every message of the batch is applied alone
   through the actor, so only the one that fails is retried or dead-lettered. A batched actor's
-results are not kept (its after hooks see None).
+  results are not kept (its after hooks see None).
 
 Dramatiq has no setting for its worker thread class: the middleware gives each worker its thread
 factory, and its own gatherings, before the worker boots (pinned by a test against the installed
