@@ -16,10 +16,12 @@ import dramatiq
 import pytest
 import sqlalchemy.exc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import select
 
 from messaging.batching import BatchingWorkerThread, Outcome
 from messaging.broker import make_broker
+from messaging.infrastructure import is_infrastructure
 from rostersync.runtime import Runtime
 from rostersync.settings import Settings
 from storage.tables import failed_messages
@@ -106,6 +108,8 @@ def deployment(clean_postgres: str, broker_url: str, queue_prefix: str) -> Itera
             d.batches.append(names)
         if any(name.startswith("poison") for name in names):
             raise RuntimeError("the batch cannot be applied as a whole")
+        if any(name.startswith("slow") for name in names):
+            raise TimeLimitExceeded()  # what TimeLimit raises in the leader's thread
         outcomes = [outcome_of(name) for name in names]
         with d.lock:
             d.applied += [name for name, outcome in zip(names, outcomes, strict=True) if outcome is None]
@@ -125,7 +129,14 @@ def deployment(clean_postgres: str, broker_url: str, queue_prefix: str) -> Itera
         with d.lock:
             d.polled.append(name)
 
-    dramatiq.actor(apply_item, broker=broker, queue_name=d.queue, throws=(Refused,), batch=apply_together)
+    dramatiq.actor(
+        apply_item,
+        broker=broker,
+        queue_name=d.queue,
+        retry_when=lambda retries, exc: is_infrastructure(exc),  # as the events actor's policy
+        throws=(Refused,),
+        batch=apply_together,
+    )
     dramatiq.actor(poll, broker=broker, queue_name=d.queue)
     try:
         yield d
@@ -196,6 +207,23 @@ def test_a_batch_that_raises_is_applied_one_at_a_time_and_only_the_culprit_fails
     wait_until(lambda: sorted(d.applied) == ["a", "c", "d"], "the others applied")
     assert "poison-b" in d.alone and len(d.alone) >= 2  # its batch was applied one at a time
     wait_until(lambda: d.counts() == (0, 0, 1), "only the culprit dead-lettered")
+
+
+def test_a_leader_interrupted_mid_batch_ends_each_of_its_messages_and_leads_on(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.held.set()  # the first batch waits while the others arrive
+    d.send("a", "slow-b", "c")
+    d.start(threads=3)
+    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
+    d.held.clear()
+    rows = wait_until(lambda: len(d.failed()) == 2 and d.failed(), "the interrupted batch recorded")
+    assert {row["message"]["kwargs"]["name"] for row in rows} == {"slow-b", "c"}
+    assert {row["cause"] for row in rows} == {"TimeLimitExceeded"}
+    d.send("after")
+    wait_until(lambda: sorted(d.applied) == ["a", "after"], "the next message applied")
+    wait_until(lambda: d.counts() == (0, 0, 2), "the interrupted ones dead-lettered, the rest acked")
 
 
 def test_a_database_outage_is_waited_out_by_each_message_not_recorded(deployment: Deployment) -> None:
