@@ -66,6 +66,14 @@ class Deployment:
         self.worker.start()
         return self.worker
 
+    def start_together(self, *names: str, threads: int = 8) -> None:
+        """Sends the messages and starts the worker; the first batch waits until all are in it."""
+        self.held.set()
+        self.send(*names)
+        self.start(threads=threads)
+        wait_until(lambda: self.counts()[0] == 0, "every message delivered to the worker")
+        self.held.clear()
+
     def send(self, *names: str) -> None:
         for name in names:
             self.broker.get_actor("apply_item").send(name=name)
@@ -167,11 +175,7 @@ def test_a_few_threads_hold_as_many_messages_as_the_prefetch_says(deployment: De
 def test_messages_waiting_together_are_applied_in_one_call_and_each_is_acked(deployment: Deployment) -> None:
     d = deployment
     names = [f"item-{n}" for n in range(30)]
-    d.held.set()  # the first batch waits while the others arrive
-    d.send(*names)
-    d.start()
-    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
-    d.held.clear()
+    d.start_together(*names)
     wait_until(lambda: len(d.applied) == 30, "every message applied")
     assert sorted(d.applied) == sorted(names)
     assert sum(len(batch) for batch in d.batches) == 30 and d.alone == []
@@ -197,11 +201,7 @@ def test_a_batch_that_raises_is_applied_one_at_a_time_and_only_the_culprit_fails
     deployment: Deployment,
 ) -> None:
     d = deployment
-    d.held.set()  # the first batch waits while the others arrive
-    d.send("a", "poison-b", "c", "d")
-    d.start(threads=4)
-    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
-    d.held.clear()
+    d.start_together("a", "poison-b", "c", "d", threads=4)
     [row] = wait_until(d.failed, "the culprit recorded")
     assert row["cause"] == "Refused: poison-b cannot be applied"
     wait_until(lambda: sorted(d.applied) == ["a", "c", "d"], "the others applied")
@@ -213,11 +213,7 @@ def test_a_leader_interrupted_mid_batch_ends_each_of_its_messages_and_leads_on(
     deployment: Deployment,
 ) -> None:
     d = deployment
-    d.held.set()  # the first batch waits while the others arrive
-    d.send("a", "slow-b", "c")
-    d.start(threads=3)
-    wait_until(lambda: d.counts()[0] == 0, "every message delivered to the worker")
-    d.held.clear()
+    d.start_together("a", "slow-b", "c", threads=3)
     rows = wait_until(lambda: len(d.failed()) == 2 and d.failed(), "the interrupted batch recorded")
     assert {row["message"]["kwargs"]["name"] for row in rows} == {"slow-b", "c"}
     assert {row["cause"] for row in rows} == {"TimeLimitExceeded"}
