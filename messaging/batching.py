@@ -97,15 +97,17 @@ class BatchedActors(dramatiq.Middleware):
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # The worker starts its threads through this method, right after this hook. A batch is
         # acked through its worker's consumers: each worker gathers its own messages.
-        gatherings = Gatherings(concurrency=self._concurrency, max_batch=self._max_batch, linger=self._linger)
+        gatherings = Gatherings(
+            partial(Gathering, concurrency=self._concurrency, max_batch=self._max_batch, linger=self._linger)
+        )
         worker._add_worker = partial(_add_batching_thread, worker, gatherings)  # type: ignore[method-assign]
 
 
 class Gatherings:
     """One worker's gathering per batched actor."""
 
-    def __init__(self, *, concurrency: int, max_batch: int, linger: float) -> None:
-        self._settings = (concurrency, max_batch, linger)
+    def __init__(self, make: Callable[[], Gathering[MessageProxy]]) -> None:
+        self._make = make
         self._by_actor: dict[str, Gathering[MessageProxy]] = {}
         self._lock = threading.Lock()
 
@@ -113,9 +115,7 @@ class Gatherings:
         with self._lock:
             found = self._by_actor.get(actor_name)
             if found is None:
-                concurrency, max_batch, linger = self._settings
-                found = Gathering(concurrency=concurrency, max_batch=max_batch, linger=linger)
-                self._by_actor[actor_name] = found
+                found = self._by_actor[actor_name] = self._make()
             return found
 
 
@@ -150,7 +150,9 @@ class BatchingWorkerThread(WorkerThread):
         while batch := gathering.next_batch():
             try:
                 self._process_batch(function, batch)
-            except BaseException as exc:  # never leave the lead with messages waiting behind it
+            except BaseException as exc:
+                # Interrupted (a time limit): every message not yet acked or nacked ends with it,
+                # and this thread leads on, never leaving messages waiting behind it.
                 self._end_open(batch, exc)
 
     def _batch_function(self, message: MessageProxy) -> BatchFunction | None:
@@ -161,14 +163,10 @@ class BatchingWorkerThread(WorkerThread):
 
     def _process_batch(self, function: BatchFunction, batch: list[MessageProxy]) -> None:
         self._open = {id(message) for message in batch}
-        try:
-            ready = [message for message in batch if self._before(message)]
-            outcomes = self._apply(function, ready)
-            for message, outcome in zip(ready, outcomes, strict=True):
-                self._finish(message, outcome)
-        except BaseException as exc:
-            # Interrupted (a time limit): every message not yet acked or nacked ends with it.
-            self._end_open(batch, exc)
+        ready = [message for message in batch if self._before(message)]
+        outcomes = self._apply(function, ready)
+        for message, outcome in zip(ready, outcomes, strict=True):
+            self._finish(message, outcome)
 
     def _end_open(self, batch: list[MessageProxy], exc: BaseException) -> None:
         for message in batch:
