@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import waiting
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, RowMapping, create_engine, select
 
@@ -33,14 +33,8 @@ WAIT_LIMIT = 180.0  # a bound on waiting, not a speed assertion
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = WAIT_LIMIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    """`waiting.wait_until` with the end-to-end bound: a whole deployment syncs in between."""
+    return waiting.wait_until(predicate, what, timeout=timeout, every=0.1)
 
 
 @dataclass

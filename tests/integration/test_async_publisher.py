@@ -9,7 +9,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,18 +32,11 @@ from rostersync.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))  # the tests' TCP proxy lives there
 from tcp_proxy import TcpProxy
+from waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 SECRET = "async-publisher-secret"
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def a_message(queue: str, n: int = 0) -> dramatiq.Message:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlalchemy.exc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import select
+from waiting import wait_until
 
 from messaging.batching import BatchingWorkerThread, Outcome
 from messaging.broker import make_broker
@@ -26,21 +27,11 @@ from rostersync.runtime import Runtime
 from rostersync.settings import Settings
 from storage.tables import failed_messages
 
-WAIT_LIMIT = 60.0  # a bound on waiting, not a speed assertion
 BUDGET_HOURS = 60 / 3600
 
 
 class Refused(ValueError):
     """What the batch function answers for a message it cannot apply."""
-
-
-def wait_until(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_LIMIT
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def outage() -> sqlalchemy.exc.OperationalError:

@@ -6,9 +6,8 @@ a recorded message is replayed once its cause is fixed, and applied."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 import sqlalchemy.exc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import select
+from waiting import wait_until
 
 from messaging.broker import make_broker
 from rostersync.crypto import KeyringError
@@ -27,17 +27,7 @@ from services.mapping_for_apply import InvalidPage
 from storage.tables import failed_messages
 
 DISTRICT = "5a0c0b7e8f1d2c3b4a596877"
-WAIT_LIMIT = 60.0  # a bound on waiting, not a speed assertion
 BUDGET_HOURS = 4 / 3600  # four seconds of infrastructure retries
-
-
-def wait_until(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_LIMIT
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 @dataclass

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from simulator.testing import in_process_simulator
 from simulator.webhook_push import SIGNATURE_HEADER, sign
@@ -43,11 +44,12 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/clever"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait_for(self, n: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < n and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= n, self.received
+    def wait_for(self, n: int) -> None:
+        wait_until(lambda: len(self.received) >= n, f"{n} deliveries", every=0.02)
+
+
+def deliveries(client: Any) -> list[dict[str, Any]]:
+    return list(client.get("/_sim/webhook/deliveries").json()["deliveries"])
 
 
 @pytest.fixture()
@@ -85,10 +87,7 @@ def test_events_are_pushed_signed_with_retry(receiver: Receiver) -> None:
         event = json.loads(body)
         assert event["id"] == event_id and event["type"] == "terms.updated" and event["district"] == store.id
         assert event["data"]["object"]["name"] == "Fall"
-        deadline = time.monotonic() + 5
-        while not client.get("/_sim/webhook/deliveries").json()["deliveries"] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        [delivery] = client.get("/_sim/webhook/deliveries").json()["deliveries"]
+        [delivery] = wait_until(lambda: deliveries(client), "the delivery recorded", every=0.02)
         assert delivery["ok"] and delivery["attempts"] == 2 and delivery["event_id"] == event_id
         # explicit re-push of the whole feed (initial districts.updated + the terms.updated)
         assert client.post("/_sim/webhook/push", json={"district_id": store.id}).json()["queued"] == 2
