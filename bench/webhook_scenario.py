@@ -128,15 +128,28 @@ class Round:
     def applied_ratio(self) -> float | None:
         return ratio(self.drain["applied_per_s"], self.raw_messages["messages_per_s"])
 
+    @property
+    def gateway_cpu_ratio(self) -> float | None:
+        """The gateway's CPU per accepted event over the bare endpoint's: what the product's own
+        work costs, far steadier from round to round than the rates."""
+        return ratio(_gateway_ms(self.burst), _gateway_ms(self.raw_burst))
+
     def summary(self) -> dict[str, Any]:
         return {
             "raw_gateway_accepted_per_s": self.raw_burst["accepted_per_s"],
             "accepted_per_s": self.burst["accepted_per_s"],
             "accepted_vs_raw_gateway": self.accepted_ratio,
+            "raw_gateway_cpu_ms_per_event": _gateway_ms(self.raw_burst),
+            "gateway_cpu_ms_per_event": _gateway_ms(self.burst),
+            "gateway_cpu_vs_raw_gateway": self.gateway_cpu_ratio,
             "raw_messages_per_s": self.raw_messages["messages_per_s"],
             "applied_per_s": self.drain["applied_per_s"],
             "applied_vs_raw_messages": self.applied_ratio,
         }
+
+
+def _gateway_ms(burst: dict[str, Any]) -> float | None:
+    return burst.get("cpu_ms_per_event", {}).get("gateway")
 
 
 def median_round(rounds: list[Round], key: Callable[[Round], float | None]) -> Round:
@@ -154,7 +167,9 @@ def throughput_rounds(
     limit are timed seconds apart, so a machine that slows down between rounds moves both."""
     rounds = []
     for number, burst in enumerate(bursts, start=1):
-        raw_burst = raw_gateway.load(burst, mode="closed", concurrency=cfg.webhook_concurrency)
+        with CpuMeter({"gateway": raw_gateway.process.pid}) as raw_cpu:
+            raw_figures = raw_gateway.load(burst, mode="closed", concurrency=cfg.webhook_concurrency)
+        raw_burst = {**raw_figures, "cpu_ms_per_event": raw_cpu.per_event_ms(len(burst))}
         product_burst, drain = burst_then_drain(cfg, engine, broker_url, dep, district_id, burst, str(number))
         body_bytes = sum(len(e.body) for e in burst) // max(1, len(burst))
         raw_messages = limits.raw_messages(
@@ -247,6 +262,10 @@ def webhook_scenario(
         "ratios": {
             "accepted_per_s_vs_raw_gateway": accepted_ratio,
             "accepted_per_s_vs_raw_gateway_spread": ratio_spread([r.accepted_ratio for r in rounds]),
+            "gateway_cpu_per_event_vs_raw_gateway": accepted_round.gateway_cpu_ratio,
+            "gateway_cpu_per_event_vs_raw_gateway_spread": ratio_spread(
+                [r.gateway_cpu_ratio for r in rounds]
+            ),
             "fixed_rate_p99_vs_raw_gateway_p99": ratio(
                 product_fixed["latency"]["p99_ms"], raw_fixed["latency"]["p99_ms"]
             ),

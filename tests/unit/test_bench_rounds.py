@@ -41,3 +41,17 @@ def test_an_events_cpu_adds_every_process_and_says_what_the_cores_carry() -> Non
     cpu = cpu_per_event({"gateway": 0.3, "rabbitmq": 0.2}, {"worker-events": 0.4, "postgresql": 0.1})
     assert cpu["total_ms"] == 1.0
     assert cpu["carried_per_s_all_cores_busy"] is not None and cpu["carried_per_s_all_cores_busy"] > 0
+
+
+def test_the_gateways_cpu_per_event_is_compared_with_the_bare_endpoints() -> None:
+    one = Round(
+        raw_burst={"accepted_per_s": 5_000, "cpu_ms_per_event": {"gateway": 0.2, "rabbitmq": 0.1}},
+        burst={"accepted_per_s": 3_000, "cpu_ms_per_event": {"gateway": 0.3, "rabbitmq": 0.1}},
+        drain={"applied_per_s": 1},
+        raw_messages={"messages_per_s": 1},
+    )
+    assert one.gateway_cpu_ratio == 1.5
+    summary = one.summary()
+    assert (summary["raw_gateway_cpu_ms_per_event"], summary["gateway_cpu_ms_per_event"]) == (0.2, 0.3)
+    # A burst whose CPU was not measured has no ratio, rather than a made-up one.
+    assert a_round(accepted=1, raw_accepted=1, applied=1, raw_messages=1).gateway_cpu_ratio is None
