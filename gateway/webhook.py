@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.events import CleverEvent, InvalidEvent, is_private, parse_event, wire_event
@@ -97,6 +98,8 @@ def routes(rt: Runtime) -> list[Route]:
             rt, [("events", "apply_event", {"event": wire_event(e), "source": "webhook"}) for e in events]
         )
         request.state.log_fields = {"accepted": len(events), "dropped": dropped}  # on the request's line
-        return JSONResponse({"accepted": len(events), "dropped": dropped}, status_code=202)
+        # Rendered by orjson: the standard library's encoder was a tenth of the webhook's own work.
+        answer = orjson.dumps({"accepted": len(events), "dropped": dropped})
+        return Response(answer, status_code=202, media_type="application/json")
 
     return [Route("/webhooks/clever", receive, methods=["POST"])]
