@@ -208,7 +208,10 @@ def _write(
         versions = _map_events(phase, principals, rules, field_name, writes)
         _adopt_churned_terms(conn, district_id, versions)
         for table, table_versions in versions.items():
-            outcome = upsert_versions(conn, table, district_id, table_versions, skew_seconds=skew)
+            # Not read first: only which rows were written matters here, not how each counts.
+            outcome = upsert_versions(
+                conn, table, district_id, table_versions, skew_seconds=skew, read_first=False
+            )
             written.update((table, clever_id) for clever_id in outcome.written_ids)
         if phase is tenants_first:
             # Before the batch's users are mapped, so an event of theirs builds on the new roles.

@@ -106,7 +106,7 @@ def upsert_entities(
     sources = source_hashes if source_hashes is not None else [None] * len(entities)
     versions = [Version(e, position, deleted, h) for e, h in zip(entities, sources, strict=True)]
     return upsert_versions(
-        conn, table, district_id, versions, skew_seconds=skew_seconds, table_was_empty=table_was_empty
+        conn, table, district_id, versions, skew_seconds=skew_seconds, read_first=not table_was_empty
     )
 
 
@@ -158,16 +158,17 @@ def upsert_versions(
     versions: Sequence[Version],
     *,
     skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
-    table_was_empty: bool = False,
+    read_first: bool = True,
 ) -> UpsertOutcome:
     """Write the versions that change something, each guarded by its own position.
 
-    `table_was_empty`: the district had no rows in the table when the sync began reading it
-    (a first sync). Reading what is stored would then find only rows written since, by events
-    racing the sync, so on PostgreSQL nothing is read: every version is written under the same
-    guard, and the database says which rows it inserted, updated or refused. A refused version
-    counts as outdated (an event wrote a newer one, or exactly this one: reading first would
-    have said unchanged), an overwritten row as updated."""
+    `read_first=False`, on PostgreSQL: nothing stored is read; every version is written under
+    the same guard, and the database says which rows it inserted, updated or refused. A refused
+    version counts as outdated (a newer one was stored, or exactly this one: reading first would
+    have said unchanged), an overwritten row as updated, and an unchanged row's source hash is
+    left as it was (the next sync maps that object again and records it). For a first sync,
+    where a read would find only the rows events wrote since it began, and for events, whose
+    callers need only which rows were written."""
     outcome = UpsertOutcome()
     # Per id the newest position wins, and the last one among equals (a page repeating an id).
     # Rows are built only for what will be written: in a nightly reconcile that is almost nothing.
@@ -180,7 +181,7 @@ def upsert_versions(
         newest[version.entity.clever_id] = version
     if not newest:
         return outcome
-    unread = table_was_empty and conn.dialect.name == "postgresql"
+    unread = not read_first and conn.dialect.name == "postgresql"
     existing = {} if unread else _existing(conn, table, district_id, newest.keys())
     now = datetime.now(UTC)
     future_after = future_bound(now, skew_seconds)

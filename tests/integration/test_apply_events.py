@@ -108,3 +108,16 @@ def test_a_school_event_in_the_batch_counts_for_the_users_after_it(rt: Runtime) 
             select(staff_users.c.synced_role, staff_users.c.role_school_clever_ids)
         ).one()
     assert (role, schools) == ("SCHOOL_ADMIN", ["5" * 24])
+
+
+def test_an_event_that_changes_nothing_stored_writes_nothing(rt: Runtime) -> None:
+    apply_events(rt, [event(teacher(8, "Eight"))])
+    columns = (staff_users.c.updated_at, staff_users.c.source_position, staff_users.c.source_hash)
+    with rt.engine.connect() as conn:
+        before = conn.execute(select(*columns)).one()
+    # Clever fields the mapping does not read: the row is what it was, position and source hash
+    # included (the next sync maps this object again and records its hash then).
+    unread_field = event({**teacher(8, "Eight"), "sis_id": "new-sis-id", "last_modified": "2026-11-30"})
+    assert apply_events(rt, [unread_field]) == ["applied"]
+    with rt.engine.connect() as conn:
+        assert conn.execute(select(*columns)).one() == before
