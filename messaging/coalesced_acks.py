@@ -5,6 +5,10 @@ ack over with `add_callback_threadsafe`: a lock, a callback and a write to a pip
 connection's I/O loop, per message. When a group commit ends, its whole batch of messages is done
 at once and dozens of threads ack within microseconds. Here the first ack of a burst schedules one
 callback and the others join its list; the callback acks them all in the order they came.
+
+The blocking channel's `basic_ack` also runs the I/O loop until its frame is written: a poll and
+a send for every ack. The callback queues every ack but the last on the channel beneath
+(`_impl`), and the last one's flush writes them all at once.
 """
 
 from __future__ import annotations
@@ -48,5 +52,8 @@ class CoalescedAcks(_RabbitmqConsumer):
         """In the connection's thread."""
         with self._acks_lock:
             tags, self._acks = self._acks, []
-        for tag in tags:
-            self.channel.basic_ack(tag)
+        if not tags:
+            return
+        for tag in tags[:-1]:
+            self.channel._impl.basic_ack(tag)
+        self.channel.basic_ack(tags[-1])

@@ -3,8 +3,8 @@
 - bound to its channel: a message finished after its consumer's connection dropped must not
   acknowledge the delivery a new consumer received under the same tag number;
 - coalesced: worker threads that finish together hand their acks to the connection's thread
-  together, one wake-up of its I/O loop for the burst instead of one per message, and every
-  message is acknowledged.
+  together, one wake-up of its I/O loop for the burst instead of one per message, written to
+  the socket in one flush, and every message is acknowledged.
 """
 
 from __future__ import annotations
@@ -130,6 +130,37 @@ def test_acks_from_threads_finishing_together_are_handed_over_at_once(
         thread.join()
     assert 1 <= len(handovers) < MESSAGES  # the connection's thread has not run since: one burst
     consumer.close()  # runs the pending callbacks, then disconnects
+
+    assert _ready(broker_url, queue) == 0
+
+
+def test_a_burst_of_acks_is_written_in_one_flush(broker: dramatiq.Broker, broker_url: str) -> None:
+    queue = _filled(broker)
+    consumer = broker.consume(queue, prefetch=MESSAGES, timeout=200)
+    messages = _received(consumer, MESSAGES)
+    flushes: list[int] = []  # the channel's flushes while the handed-over acks are sent
+    flush, send_acks = consumer.channel._flush_output, consumer._send_acks
+    sending = threading.Event()
+
+    def counted_flush(*args: Any) -> None:
+        if sending.is_set():
+            flushes.append(1)
+        flush(*args)
+
+    def counted_send() -> None:
+        sending.set()
+        try:
+            send_acks()
+        finally:
+            sending.clear()
+
+    consumer.channel._flush_output = counted_flush
+    consumer._send_acks = counted_send
+    for message in messages:  # the connection's thread does not run meanwhile: one burst
+        consumer.ack(message)
+    next(consumer)  # the connection's thread runs the callback
+    assert len(flushes) == 1
+    consumer.close()
 
     assert _ready(broker_url, queue) == 0
 
