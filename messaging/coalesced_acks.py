@@ -2,8 +2,8 @@
 
 pika's connection belongs to the consumer thread, so Dramatiq has every worker thread hand its
 ack over with `add_callback_threadsafe`: a lock, a callback and a write to a pipe that wakes the
-connection's I/O loop, per message. When a group commit ends, its whole batch of messages is done
-at once and dozens of threads ack within microseconds. Here the first ack of a burst schedules one
+connection's I/O loop, per message. When a batch of events is applied, its messages are all done at
+once and are acked within microseconds of each other. Here the first ack of a burst schedules one
 callback and the others join its list; the callback acks them all in the order they came.
 
 The blocking channel's `basic_ack` also runs the I/O loop until its frame is written: a poll and
