@@ -16,6 +16,7 @@ import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from bench import raw_write, wrk
+from bench.cpu_use import CpuMeter
 from bench.harness import WEBHOOK_SECRET, spawn, stop_process, wait_until
 from bench.stats import rate
 from bench.webhooks import Event, run_loadgen, summarise
@@ -81,9 +82,10 @@ def raw_messages(
         worker = spawn(args, env, log)
         try:
             consuming = consuming_since(broker_url, queue)
-            lines = wait_until(
-                lambda: _done_lines(done_file, count), timeout=120 + count / 50, what="no-op messages"
-            )
+            with CpuMeter({"worker": worker.pid}) as cpu:  # from its consumer's start, as the drains
+                lines = wait_until(
+                    lambda: _done_lines(done_file, count), timeout=120 + count / 50, what="no-op messages"
+                )
         finally:
             stop_process(worker)
     finished = [float(line.split()[1]) for line in lines]
@@ -96,6 +98,7 @@ def raw_messages(
         "publish_per_s": rate(count, publish_s),
         "seconds": round(seconds, 3),
         "messages_per_s": rate(count, seconds),
+        "cpu_ms_per_message": cpu.per_event_ms(count),
     }
 
 

@@ -134,6 +134,12 @@ class Round:
         work costs, far steadier from round to round than the rates."""
         return ratio(_gateway_ms(self.burst), _gateway_ms(self.raw_burst))
 
+    @property
+    def worker_cpu_ratio(self) -> float | None:
+        """The events worker's CPU per event over the no-op worker's per message."""
+        noop = self.raw_messages.get("cpu_ms_per_message", {}).get("worker")
+        return ratio(self.drain.get("cpu_ms_per_event", {}).get("worker-events"), noop)
+
     def summary(self) -> dict[str, Any]:
         return {
             "raw_gateway_accepted_per_s": self.raw_burst["accepted_per_s"],
@@ -145,6 +151,7 @@ class Round:
             "raw_messages_per_s": self.raw_messages["messages_per_s"],
             "applied_per_s": self.drain["applied_per_s"],
             "applied_vs_raw_messages": self.applied_ratio,
+            "worker_cpu_vs_raw_messages": self.worker_cpu_ratio,
         }
 
 
@@ -271,6 +278,7 @@ def webhook_scenario(
             ),
             "applied_per_s_vs_raw_messages": applied_ratio,
             "applied_per_s_vs_raw_messages_spread": ratio_spread([r.applied_ratio for r in rounds]),
+            "worker_cpu_per_event_vs_raw_messages": applied_round.worker_cpu_ratio,
         },
         "targets": {
             "accepted_vs_raw_gateway": target(">= 0.8", accepted_ratio),

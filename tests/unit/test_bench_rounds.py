@@ -55,3 +55,15 @@ def test_the_gateways_cpu_per_event_is_compared_with_the_bare_endpoints() -> Non
     assert (summary["raw_gateway_cpu_ms_per_event"], summary["gateway_cpu_ms_per_event"]) == (0.2, 0.3)
     # A burst whose CPU was not measured has no ratio, rather than a made-up one.
     assert a_round(accepted=1, raw_accepted=1, applied=1, raw_messages=1).gateway_cpu_ratio is None
+
+
+def test_the_events_workers_cpu_per_event_is_compared_with_the_no_ops() -> None:
+    one = Round(
+        raw_burst={"accepted_per_s": 1},
+        burst={"accepted_per_s": 1},
+        drain={"applied_per_s": 5_000, "cpu_ms_per_event": {"worker-events": 0.12, "rabbitmq": 0.05}},
+        raw_messages={"messages_per_s": 10_000, "cpu_ms_per_message": {"worker": 0.08, "rabbitmq": 0.04}},
+    )
+    assert one.worker_cpu_ratio == 1.5
+    assert one.summary()["worker_cpu_vs_raw_messages"] == 1.5
+    assert a_round(accepted=1, raw_accepted=1, applied=1, raw_messages=1).worker_cpu_ratio is None
