@@ -77,6 +77,9 @@ def test_the_bench_reports_every_scenario_with_figures_limits_and_ratios(
     assert {"gateway_cpu_per_event_vs_raw_gateway", "worker_cpu_per_event_vs_raw_messages"} <= set(
         webhooks["ratios"]
     )
+    # The second latency phase runs below the first's rate, or says why it did not.
+    calm = webhooks["figures"]["fixed_rate_with_headroom"]
+    assert "skipped" in calm or calm["offered_per_s"] < webhooks["figures"]["fixed_rate"]["offered_per_s"]
     cpu = webhooks["figures"]["cpu_per_event"]
     # Twenty events may cost less than a clock tick of a process's CPU: present, never negative.
     assert cpu["accepting_ms"]["gateway"] >= 0 and cpu["applying_ms"]["worker-events"] >= 0
