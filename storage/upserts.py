@@ -163,7 +163,8 @@ def upsert_versions(
     """Write the versions that change something, each guarded by its own position.
 
     `read_first=False`, on PostgreSQL: nothing stored is read; every version is written under
-    the same guard, and the database says which rows it inserted, updated or refused. A refused
+    the same guard (which decides as `_change` does), and the database says which rows it
+    inserted, updated or refused. A refused
     version counts as outdated (a newer one was stored, or exactly this one: reading first would
     have said unchanged), an overwritten row as updated, and an unchanged row's source hash is
     left as it was (the next sync maps that object again and records it). For a first sync,
@@ -402,7 +403,8 @@ def _guarded_upsert(table: Table, keys: tuple[str, ...], dialect: str) -> Any:
 
 def _guarded(table: Table, stmt: Any, keys: tuple[str, ...]) -> Any:
     """ON CONFLICT: write a row only when it changed and the incoming position is not older,
-    unless the stored position came from the future."""
+    unless the stored position came from the future; as `_change` decides, so a write made
+    without reading first ends as one made after reading."""
     updatable = [k for k in keys if k not in _BOOKKEEPING and k not in _NEVER_SYNCED]
     pinned = table.c.source_position > bindparam("future_after", type_=Text)
     return stmt.on_conflict_do_update(
@@ -414,7 +416,9 @@ def _guarded(table: Table, stmt: Any, keys: tuple[str, ...]) -> Any:
             | (table.c.active != stmt.excluded.active)
             | (table.c.deleted != stmt.excluded.deleted)
             | pinned
-        ),
+        )
+        # A tombstone is not rewritten by another delete, whatever that delete carried.
+        & ~(table.c.deleted & stmt.excluded.deleted & ~pinned),
     )
 
 

@@ -126,3 +126,17 @@ def test_a_newer_write_landing_between_the_read_and_the_write_wins_and_counts_as
     assert outcome.written_ids == []
     assert stored(engine)["t1"][:2] == ("Winter", position(9))
     engine.dispose()
+
+
+@pytest.mark.parametrize("read_first", [True, False])
+def test_a_second_delete_leaves_the_tombstone_as_it_was(engine: Engine, read_first: bool) -> None:
+    upsert(engine, [term("Fall")], 1, deleted=True)
+    columns = (terms.c.name, terms.c.source_position, terms.c.deactivated_at, terms.c.updated_at)
+    with engine.connect() as conn:
+        before = conn.execute(select(*columns)).one()
+    versions = [upserts.Version(term("Fall 2"), position(2), deleted=True)]
+    with engine.begin() as conn:
+        outcome = upserts.upsert_versions(conn, terms, DISTRICT, versions, read_first=read_first)
+    assert outcome.written_ids == []
+    with engine.connect() as conn:
+        assert conn.execute(select(*columns)).one() == before
