@@ -249,8 +249,10 @@ def webhook_scenario(
         calm = user_events(users[burst_n : burst_n + calm_n], after_bursts + fixed_n, "Calm")
         summary, applied = fixed_rate_phase(cfg, engine, district_id, url, calm, calm_rate)
         headroom.update(summary, offered_per_s=round(calm_rate, 1), applied=applied)
-    else:
+    elif carried:
         headroom["skipped"] = "the first latency phase was offered no more than that"
+    else:
+        headroom["skipped"] = "no CPU per event was measured to size it by"
     return {
         "title": "Webhooks: signed users.updated events through the gateway",
         "figures": {
