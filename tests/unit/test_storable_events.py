@@ -34,7 +34,7 @@ VALUES = st.recursive(
     max_leaves=20,
 )
 OBJECTS = st.fixed_dictionaries(
-    {"id": TEXT.filter(lambda t: bool(t.strip())), "district": st.just(DISTRICT)},
+    {"id": TEXT.filter(lambda t: bool(t.strip())), "district": st.just(DISTRICT) | SCALARS},
     optional={key: VALUES for key in KEYS},
 )
 
