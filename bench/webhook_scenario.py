@@ -36,6 +36,8 @@ def applied_at(
 ) -> dict[str, float]:
     """Wait until every accepted event's change is in its row; returns clever_id → updated_at."""
     expected = {e.clever_id: e.last_name for e, ok in zip(events, accepted, strict=True) if ok}
+    if not expected:
+        return {}  # nothing was accepted, so nothing is to be waited for
     prefix = events[0].last_name[:-6] if events else ""
 
     def found() -> dict[str, float] | None:
