@@ -164,12 +164,11 @@ def upsert_versions(
 
     `read_first=False`, on PostgreSQL: nothing stored is read; every version is written under
     the same guard (which decides as `_change` does), and the database says which rows it
-    inserted, updated or refused. A refused
-    version counts as outdated (a newer one was stored, or exactly this one: reading first would
-    have said unchanged), an overwritten row as updated, and an unchanged row's source hash is
-    left as it was (the next sync maps that object again and records it). For a first sync,
-    where a read would find only the rows events wrote since it began, and for events, whose
-    callers need only which rows were written."""
+    inserted, updated or refused. A refused version counts as outdated (a newer one was stored,
+    or exactly this one: reading first would have said unchanged), an overwritten row as
+    updated, and an unchanged row's source hash is left as it was (the next sync maps that
+    object again and records it). A first sync passes it, since a read would find only the rows
+    events wrote since the sync began; so do events, which need only which rows were written."""
     outcome = UpsertOutcome()
     # Per id the newest position wins, and the last one among equals (a page repeating an id).
     # Rows are built only for what will be written: in a nightly reconcile that is almost nothing.
