@@ -30,6 +30,8 @@ from messaging import queues
 from simulator.testing import SimulatorHandle
 from storage.tables import staff_users as staff_table
 
+HEADROOM = 0.6  # the share of the cores' end-to-end capacity offered in the second latency phase
+
 
 def applied_at(
     engine: Engine, district_id: str, events: list[Event], accepted: list[bool], timeout: float
@@ -134,21 +136,21 @@ class Round:
     def gateway_cpu_ratio(self) -> float | None:
         """The gateway's CPU per accepted event over the bare endpoint's: what the product's own
         work costs, far steadier from round to round than the rates."""
-        return ratio(_gateway_ms(self.burst), _gateway_ms(self.raw_burst))
+        return ratio(_cpu_ms(self.burst, "gateway"), _cpu_ms(self.raw_burst, "gateway"))
 
     @property
     def worker_cpu_ratio(self) -> float | None:
         """The events worker's CPU per event over the no-op worker's per message."""
-        noop = self.raw_messages.get("cpu_ms_per_message", {}).get("worker")
-        return ratio(self.drain.get("cpu_ms_per_event", {}).get("worker-events"), noop)
+        noop = _cpu_ms(self.raw_messages, "worker", per="cpu_ms_per_message")
+        return ratio(_cpu_ms(self.drain, "worker-events"), noop)
 
     def summary(self) -> dict[str, Any]:
         return {
             "raw_gateway_accepted_per_s": self.raw_burst["accepted_per_s"],
             "accepted_per_s": self.burst["accepted_per_s"],
             "accepted_vs_raw_gateway": self.accepted_ratio,
-            "raw_gateway_cpu_ms_per_event": _gateway_ms(self.raw_burst),
-            "gateway_cpu_ms_per_event": _gateway_ms(self.burst),
+            "raw_gateway_cpu_ms_per_event": _cpu_ms(self.raw_burst, "gateway"),
+            "gateway_cpu_ms_per_event": _cpu_ms(self.burst, "gateway"),
             "gateway_cpu_vs_raw_gateway": self.gateway_cpu_ratio,
             "raw_messages_per_s": self.raw_messages["messages_per_s"],
             "applied_per_s": self.drain["applied_per_s"],
@@ -157,11 +159,9 @@ class Round:
         }
 
 
-HEADROOM = 0.6  # the share of the cores' end-to-end capacity offered in the second latency phase
-
-
-def _gateway_ms(burst: dict[str, Any]) -> float | None:
-    return burst.get("cpu_ms_per_event", {}).get("gateway")
+def _cpu_ms(figures: dict[str, Any], role: str, per: str = "cpu_ms_per_event") -> float | None:
+    """A process's CPU per event (or message) in a phase's figures; None when not metered."""
+    return figures.get(per, {}).get(role)
 
 
 def median_round(rounds: list[Round], key: Callable[[Round], float | None]) -> Round:
