@@ -18,6 +18,20 @@ DEFAULT_THRESHOLD = 0.10
 
 
 @dataclass(frozen=True, slots=True)
+class SweepFacts:
+    """What the sweep of one entity type turns on: how many of the district's rows are active,
+    which of them the fetch did not see (sorted), and whether it saw any id at all."""
+
+    active: int
+    unseen: tuple[str, ...]
+    saw_any: bool
+
+    @classmethod
+    def of(cls, active_ids: Set[str], seen_ids: Set[str]) -> SweepFacts:
+        return cls(len(active_ids), tuple(sorted(set(active_ids) - set(seen_ids))), bool(seen_ids))
+
+
+@dataclass(frozen=True, slots=True)
 class DeactivationPlan:
     """``to_deactivate`` is what to apply. ``candidates`` is what left Clever according to the fetch.
 
@@ -34,8 +48,7 @@ class DeactivationPlan:
 
 def plan_deactivations(
     entity_type: EntityType,
-    active_ids: Set[str],
-    seen_ids: Set[str],
+    facts: SweepFacts,
     fetch_complete: bool,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> DeactivationPlan:
@@ -46,7 +59,7 @@ def plan_deactivations(
     """
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-    candidates = tuple(sorted(set(active_ids) - set(seen_ids)))
+    candidates = facts.unseen
     label = entity_type.value
 
     def hold(reason: str) -> DeactivationPlan:
@@ -56,19 +69,19 @@ def plan_deactivations(
         return hold(f"{label} fetch incomplete: nothing deactivated")
     if not candidates:
         return DeactivationPlan(entity_type, (), False, f"every active {label} was seen")
-    if not seen_ids:
-        return hold(f"{label} fetch returned no rows while {len(active_ids)} are active: nothing deactivated")
-    share = Fraction(len(candidates), len(active_ids))
+    if not facts.saw_any:
+        return hold(f"{label} fetch returned no rows while {facts.active} are active: nothing deactivated")
+    share = Fraction(len(candidates), facts.active)
     if share > Fraction(str(threshold)):
         return hold(
-            f"{len(candidates)} of {len(active_ids)} active {label} rows missing "
+            f"{len(candidates)} of {facts.active} active {label} rows missing "
             f"({float(share):.1%} > {threshold:.1%}): held for confirmation"
         )
     return DeactivationPlan(
         entity_type,
         candidates,
         False,
-        f"{len(candidates)} of {len(active_ids)} active {label} rows left Clever",
+        f"{len(candidates)} of {facts.active} active {label} rows left Clever",
         candidates,
     )
 

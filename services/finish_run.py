@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from domain.deletion_guard import plan_deactivations
 from domain.entities import EntityType
@@ -19,7 +19,7 @@ from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.resources import resources_of
 from storage import connections, runs
-from storage.seen import forget_run, seen_ids
+from storage.seen import forget_run, sweep_facts
 from storage.tables import SYNCED_TABLES, audit_log
 from storage.upserts import deactivate_entities
 
@@ -61,16 +61,8 @@ def _plans(conn: Connection, run: Any, threshold: float) -> list[Any]:
     for entity_type in EntityType:
         table = SYNCED_TABLES[entity_type.value]
         complete = bool(run["ingest_done"]) and all(key in fetched for key in resources_of(entity_type))
-        active = {
-            cid
-            for (cid,) in conn.execute(
-                select(table.c.clever_id).where(
-                    table.c.district_id == run["district_id"], table.c.active.is_(True)
-                )
-            )
-        }
-        seen = seen_ids(conn, run["id"], entity_type.value)
-        plans.append(plan_deactivations(entity_type, active, seen, complete, threshold))
+        facts = sweep_facts(conn, table, run["district_id"], run["id"], entity_type.value)
+        plans.append(plan_deactivations(entity_type, facts, complete, threshold))
     return plans
 
 
