@@ -42,9 +42,13 @@ def test_one_of_three_is_held_at_default_threshold() -> None:
 
 
 def test_custom_threshold() -> None:
-    plan = plan_deactivations(EntityType.TENANT, SweepFacts.of(ids(3), ids(2)), fetch_complete=True, threshold=0.5)
+    plan = plan_deactivations(
+        EntityType.TENANT, SweepFacts.of(ids(3), ids(2)), fetch_complete=True, threshold=0.5
+    )
     assert not plan.held and len(plan.to_deactivate) == 1
-    everything = plan_deactivations(EntityType.TERM, SweepFacts.of(ids(4), {"other"}), fetch_complete=True, threshold=1.0)
+    everything = plan_deactivations(
+        EntityType.TERM, SweepFacts.of(ids(4), {"other"}), fetch_complete=True, threshold=1.0
+    )
     assert len(everything.to_deactivate) == 4
 
 
@@ -56,7 +60,9 @@ def test_incomplete_fetch_never_deactivates() -> None:
 
 
 def test_empty_fetch_never_deactivates_even_with_full_threshold() -> None:
-    plan = plan_deactivations(EntityType.STAFF, SweepFacts.of(ids(2), set()), fetch_complete=True, threshold=1.0)
+    plan = plan_deactivations(
+        EntityType.STAFF, SweepFacts.of(ids(2), set()), fetch_complete=True, threshold=1.0
+    )
     assert plan.to_deactivate == ()
     assert plan.held
     assert "no rows" in plan.reason
