@@ -19,11 +19,14 @@ from rostersync.runtime import Runtime
 from services.clever_schedules import refresh_clever_schedules
 from services.resources import resources_of
 from storage import connections, runs
+from storage.planner_statistics import analyze_after_bulk_change
 from storage.seen import forget_run, sweep_facts
 from storage.tables import SYNCED_TABLES, audit_log
 from storage.upserts import deactivate_entities
 
 log = structlog.get_logger(__name__)
+
+_CHANGES = ("created", "updated", "restored", "deactivated")  # the counters of rows a run wrote
 
 
 def finish_run(rt: Runtime, run_id: str, generation: int) -> str | None:
@@ -86,15 +89,12 @@ def _complete(
         )
         counters.setdefault(entity_type, {})["deactivated"] = done
         record.entities_written(entity_type, {"deactivated": done})
+    _analyze_bulk_changes(conn, run["id"], counters)  # before the schedules read the classrooms
     schedules_written = refresh_clever_schedules(rt, conn, district_id)
     counters.setdefault("bell_schedule", {})["updated"] = schedules_written
     drift = None
     if run["kind"] == "reconcile":
-        drift = sum(
-            c.get(name, 0)
-            for c in counters.values()
-            for name in ("created", "updated", "restored", "deactivated")
-        )
+        drift = sum(c.get(name, 0) for c in counters.values() for name in _CHANGES)
     # error=None: an approved run held for review no longer carries the hold's reasons as its error.
     runs.finish_run(conn, run["id"], "succeeded", counters=counters, drift=drift, error=None)
     forget_run(conn, run["id"])
@@ -115,6 +115,14 @@ def _complete(
     )
     log.info("sync.succeeded", run_id=run["id"], counters=counters, drift=drift)
     return "succeeded"
+
+
+def _analyze_bulk_changes(conn: Connection, run_id: str, counters: dict[str, dict[str, int]]) -> None:
+    for entity_type, outcome in counters.items():
+        table = SYNCED_TABLES.get(entity_type)
+        changed = sum(outcome.get(name, 0) for name in _CHANGES)
+        if table is not None and analyze_after_bulk_change(conn, table, changed):
+            log.info("sync.statistics_refreshed", run_id=run_id, table=table.name, rows_changed=changed)
 
 
 def resolve_held_run(rt: Runtime, run_id: str, *, approve: bool, actor: str) -> str:
