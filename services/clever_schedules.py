@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from domain.bell_schedules import clever_schedule, schedule_from_ext
-from domain.entities import ScheduleSource
+from domain.entities import BellSchedule, ScheduleSource
 from domain.hashing import content_hash
 from rostersync.runtime import Runtime
 from storage import connections
-from storage.schedules import period_labels_by_school, save_schedule, schedule_hashes
+from storage.schedules import period_labels_by_school, save_schedules, schedule_hashes
 from storage.tables import tenants
 
 
@@ -36,12 +36,15 @@ def refresh_clever_schedules(
     schools = [cid for (cid,) in conn.execute(query)]
     labels = period_labels_by_school(conn, district_id, schools if school_ids is not None else None)
     stored = schedule_hashes(conn, district_id, ScheduleSource.CLEVER.value)  # one query, not one a school
-    written = 0
+    changed: list[BellSchedule] = []
+    digests: list[str] = []
     for school_id in schools:
         ext_periods = schedule_from_ext(district_ext, field_name, school_id)
         schedule = clever_schedule(school_id, labels.get(school_id, ()), ext_periods)
-        if not schedule.periods or stored.get(school_id) == content_hash(schedule):
+        if not schedule.periods:
             continue
-        if save_schedule(conn, district_id, schedule):
-            written += 1
-    return written
+        digest = content_hash(schedule)
+        if stored.get(school_id) != digest:
+            changed.append(schedule)
+            digests.append(digest)
+    return save_schedules(conn, district_id, changed, digests)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from domain.entities import BellSchedule
 from domain.hashing import content_hash
@@ -43,44 +43,57 @@ def schedule_hashes(conn: Connection, district_id: str, source: str) -> dict[str
 
 def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) -> bool:
     """Write a schedule when its content changed; True when something was written."""
-    digest = content_hash(schedule)
-    existing = conn.execute(
-        select(bell_schedules.c.id, bell_schedules.c.content_hash).where(
-            bell_schedules.c.district_id == district_id,
-            bell_schedules.c.school_clever_id == schedule.school_clever_id,
-            bell_schedules.c.source == schedule.source.value,
-        )
-    ).first()
+    return save_schedules(conn, district_id, [schedule]) == 1
+
+
+def save_schedules(
+    conn: Connection,
+    district_id: str,
+    schedules: Sequence[BellSchedule],
+    digests: Sequence[str] | None = None,
+) -> int:
+    """Write the schedules whose content changed (`digests`: their content hashes, when the
+    caller has them); returns how many were written.
+
+    Three statements whatever their number: a district's first sync writes a schedule for each of
+    its schools, and four statements a school made that the slowest part of its end."""
+    hashes = list(digests) if digests is not None else [content_hash(s) for s in schedules]
+    # One row per school and source: a statement may not upsert the same row twice.
+    latest = {(s.school_clever_id, s.source.value): (s, h) for s, h in zip(schedules, hashes, strict=True)}
+    if not latest:
+        return 0
     now = datetime.now(UTC)
-    if existing is not None and existing.content_hash == digest:
-        return False
-    if existing is None:
+    insert = dialect_insert(conn)(bell_schedules)
+    upsert = insert.values(
+        [
+            {
+                "district_id": district_id,
+                "school_clever_id": school_id,
+                "source": source,
+                "content_hash": digest,
+                "updated_at": now,
+            }
+            for (school_id, source), (_, digest) in latest.items()
+        ]
+    ).on_conflict_do_update(
+        index_elements=[
+            bell_schedules.c.district_id,
+            bell_schedules.c.school_clever_id,
+            bell_schedules.c.source,
+        ],
+        set_={"content_hash": insert.excluded.content_hash, "updated_at": insert.excluded.updated_at},
         # Two writers may add a school's first schedule at once: the later one takes it over.
-        stmt = dialect_insert(conn)(bell_schedules).values(
-            district_id=district_id,
-            school_clever_id=schedule.school_clever_id,
-            source=schedule.source.value,
-            content_hash=digest,
-            updated_at=now,
+        where=bell_schedules.c.content_hash.is_distinct_from(insert.excluded.content_hash),
+    )
+    written = {
+        (row.school_clever_id, row.source): row.id
+        for row in conn.execute(
+            upsert.returning(bell_schedules.c.id, bell_schedules.c.school_clever_id, bell_schedules.c.source)
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[
-                bell_schedules.c.district_id,
-                bell_schedules.c.school_clever_id,
-                bell_schedules.c.source,
-            ],
-            set_={"content_hash": digest, "updated_at": now},
-        )
-        schedule_id = conn.execute(stmt.returning(bell_schedules.c.id)).scalar_one()
-        conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id == schedule_id))
-    else:
-        schedule_id = existing.id
-        conn.execute(
-            update(bell_schedules)
-            .where(bell_schedules.c.id == schedule_id)
-            .values(content_hash=digest, updated_at=now)
-        )
-        conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id == schedule_id))
+    }
+    if not written:
+        return 0
+    conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id.in_(list(written.values()))))
     rows = [
         {
             "schedule_id": schedule_id,
@@ -89,8 +102,9 @@ def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) ->
             "start_time": period.start_time,
             "end_time": period.end_time,
         }
-        for index, period in enumerate(schedule.periods)
+        for key, schedule_id in written.items()
+        for index, period in enumerate(latest[key][0].periods)
     ]
     if rows:
         conn.execute(bell_periods.insert(), rows)
-    return True
+    return len(written)
