@@ -1,6 +1,6 @@
-"""What the end of a full sync sweeps, read from real PostgreSQL (where the active rows and the
-ids seen meet in the database) and SQLite (where they meet in Python): both say what the
-domain's own set arithmetic says, whatever rows, pages and other runs are stored."""
+"""What the end of a full sync sweeps, read from real PostgreSQL (which sends the active ids as
+one JSON array) and SQLite (a row each): both say what the domain's own set arithmetic says,
+whatever rows, pages and other runs are stored."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_a_run_that_saw_nothing_says_so(engine: Engine) -> None:
     assert facts(engine, "run-2").saw_any is False
 
 
-def test_unseen_ids_come_in_python_order_not_a_collation(engine: Engine) -> None:
+def test_unseen_ids_come_in_python_order(engine: Engine) -> None:
     odd = {"B", "a", "_", "Z9", "a-b", "ab"}
     store_terms(engine, DISTRICT, active=odd, inactive=set())
     with engine.begin() as conn:
