@@ -24,7 +24,7 @@ _COUNTED_ROWS = text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS 
 
 
 def analyze_after_bulk_change(conn: Connection, table: Table, rows_changed: int) -> bool:
-    """ANALYZE `table` when `rows_changed` makes its statistics stale; True when it did.
+    """ANALYZE `table` when `rows_changed` makes its statistics stale; True when it asked.
 
     PostgreSQL only: SQLite's planner has no statistics until asked, and the embedded
     deployment's tables are small."""
@@ -35,5 +35,7 @@ def analyze_after_bulk_change(conn: Connection, table: Table, rows_changed: int)
     # -1 until the table was first analyzed or vacuumed
     if rows_changed <= STALE_SHARE * max(float(counted), 0.0):
         return False
-    conn.execute(text(f"ANALYZE {quoted}"))
+    # Runs in the finish's transaction, which holds the district's lock: a table that autovacuum
+    # or another district's finish is vacuuming or analyzing is left to them, never waited for.
+    conn.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
     return True
