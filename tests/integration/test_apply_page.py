@@ -172,6 +172,8 @@ def test_objects_exactly_as_stored_are_known_by_their_source_hash(rt: Runtime) -
             conn, staff_users, DISTRICT, {o["id"]: h for o, h in zip(again, hashes, strict=True)}
         )
     assert found == {f"{1:024x}"}, "a changed object and an inactive row go the long way"
+    with rt.engine.connect() as conn:
+        assert unchanged_sources(conn, staff_users, DISTRICT, {f"{9:024x}": hashes[0]}) == set()
     # What else the mapping reads is part of the hash: a principal's schools, the district's rules.
     led = source_hashes("users:teacher", [teacher(1)], principals={"t1@example.org": ["s9"]}, rules=())
     ruled = source_hashes(
