@@ -10,7 +10,9 @@ counted does so before it ends.
 
 from __future__ import annotations
 
+from psycopg.errors import LockNotAvailable
 from sqlalchemy import Connection, Table, bindparam, text
+from sqlalchemy.exc import OperationalError
 
 # Below this many rows autovacuum's own threshold (50 rows plus a tenth of the table) takes
 # care of the table soon enough, and the plans for so few rows barely differ.
@@ -24,7 +26,12 @@ _COUNTED_ROWS = text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS 
 
 
 def analyze_after_bulk_change(conn: Connection, table: Table, rows_changed: int) -> bool:
-    """ANALYZE `table` when `rows_changed` makes its statistics stale; True when it asked.
+    """ANALYZE `table` when `rows_changed` makes its statistics stale; True when it did.
+
+    It runs in the caller's transaction (at a run's end, the finish's, which holds the
+    district's lock), and the lock ANALYZE takes is kept until that commits: meanwhile
+    autovacuum and other finishes leave the table alone. A table they hold is not waited for
+    either: skipped (False), its statistics left to whoever is vacuuming or analyzing it.
 
     PostgreSQL only: SQLite's planner has no statistics until asked, and the embedded
     deployment's tables are small."""
@@ -35,7 +42,12 @@ def analyze_after_bulk_change(conn: Connection, table: Table, rows_changed: int)
     # -1 until the table was first analyzed or vacuumed
     if rows_changed <= STALE_SHARE * max(float(counted), 0.0):
         return False
-    # Runs in the finish's transaction, which holds the district's lock: a table that autovacuum
-    # or another district's finish is vacuuming or analyzing is left to them, never waited for.
-    conn.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
+    try:
+        with conn.begin_nested():  # a refused lock undoes only this
+            conn.execute(text(f"LOCK TABLE {quoted} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"))
+    except OperationalError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
+        return False
+    conn.execute(text(f"ANALYZE {quoted}"))  # under the lock this transaction now holds
     return True

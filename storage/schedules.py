@@ -41,6 +41,10 @@ def schedule_hashes(conn: Connection, district_id: str, source: str) -> dict[str
     return {school: digest for school, digest in conn.execute(query)}
 
 
+# Schedules per upsert: each brings five parameters, and a statement takes at most 65,535.
+_UPSERT_ROWS = 1_000
+
+
 def save_schedule(conn: Connection, district_id: str, schedule: BellSchedule) -> bool:
     """Write a schedule when its content changed; True when something was written."""
     return save_schedules(conn, district_id, [schedule]) == 1
@@ -55,7 +59,7 @@ def save_schedules(
     """Write the schedules whose content changed (`digests`: their content hashes, when the
     caller has them); returns how many were written.
 
-    Three statements whatever their number: a district's first sync writes a schedule for each of
+    Three statements for up to 1,000 schedules: a district's first sync writes one for each of
     its schools, and four statements a school made that the slowest part of its end."""
     hashes = list(digests) if digests is not None else [content_hash(s) for s in schedules]
     # One row per school and source: a statement may not upsert the same row twice.
@@ -64,18 +68,7 @@ def save_schedules(
         return 0
     now = datetime.now(UTC)
     insert = dialect_insert(conn)(bell_schedules)
-    upsert = insert.values(
-        [
-            {
-                "district_id": district_id,
-                "school_clever_id": school_id,
-                "source": source,
-                "content_hash": digest,
-                "updated_at": now,
-            }
-            for (school_id, source), (_, digest) in latest.items()
-        ]
-    ).on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=[
             bell_schedules.c.district_id,
             bell_schedules.c.school_clever_id,
@@ -84,17 +77,25 @@ def save_schedules(
         set_={"content_hash": insert.excluded.content_hash, "updated_at": insert.excluded.updated_at},
         # Two writers may add a school's first schedule at once: the later one takes it over.
         where=bell_schedules.c.content_hash.is_distinct_from(insert.excluded.content_hash),
-    )
-    written = {
-        (row.school_clever_id, row.source): row.id
-        for row in conn.execute(
-            upsert.returning(bell_schedules.c.id, bell_schedules.c.school_clever_id, bell_schedules.c.source)
-        )
-    }
-    if not written:
-        return 0
-    conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id.in_(list(written.values()))))
+    ).returning(bell_schedules.c.id, bell_schedules.c.school_clever_id, bell_schedules.c.source)
     rows = [
+        {
+            "district_id": district_id,
+            "school_clever_id": school_id,
+            "source": source,
+            "content_hash": digest,
+            "updated_at": now,
+        }
+        for (school_id, source), (_, digest) in latest.items()
+    ]
+    written: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        chunk = conn.execute(upsert.values(rows[start : start + _UPSERT_ROWS])).all()
+        if chunk:
+            ids = [row.id for row in chunk]
+            conn.execute(delete(bell_periods).where(bell_periods.c.schedule_id.in_(ids)))
+            written.update(((row.school_clever_id, row.source), row.id) for row in chunk)
+    periods = [
         {
             "schedule_id": schedule_id,
             "position": index,
@@ -105,6 +106,6 @@ def save_schedules(
         for key, schedule_id in written.items()
         for index, period in enumerate(latest[key][0].periods)
     ]
-    if rows:
-        conn.execute(bell_periods.insert(), rows)
+    if periods:
+        conn.execute(bell_periods.insert(), periods)
     return len(written)

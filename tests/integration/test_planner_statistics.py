@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from domain.entities import Term
 from storage.database import make_engine, normalize_url
 from storage.migrate import upgrade
-from storage.planner_statistics import BULK_ROWS, analyze_after_bulk_change
+from storage.planner_statistics import BULK_ROWS, STALE_SHARE, analyze_after_bulk_change
 from storage.tables import terms
 from storage.upserts import upsert_entities
 
@@ -51,12 +51,25 @@ def test_a_bulk_load_is_analyzed_and_a_small_change_is_not(engine: Engine) -> No
 
         load_terms(conn, 2 * BULK_ROWS + 100, start=2 * BULK_ROWS)
         assert not analyze_after_bulk_change(conn, terms, 100), "too few rows to matter"
-        assert not analyze_after_bulk_change(conn, terms, 120), "too little of the table"
         assert counted_rows(conn) == 2 * BULK_ROWS
 
         load_terms(conn, 5 * BULK_ROWS, start=2 * BULK_ROWS + 100)
         assert analyze_after_bulk_change(conn, terms, 3 * BULK_ROWS - 100)
         assert counted_rows(conn) == 5 * BULK_ROWS
+
+
+def test_a_change_of_at_most_a_tenth_of_a_large_table_is_left_to_autovacuum(engine: Engine) -> None:
+    counted = 12 * BULK_ROWS
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE terms"))
+        load_terms(conn, counted)
+        assert analyze_after_bulk_change(conn, terms, counted)
+    with engine.begin() as conn:
+        load_terms(conn, counted + BULK_ROWS + 200, start=counted)
+        assert not analyze_after_bulk_change(conn, terms, int(counted * STALE_SHARE)), "exactly a tenth"
+        assert counted_rows(conn) == counted
+        assert analyze_after_bulk_change(conn, terms, int(counted * STALE_SHARE) + 1)
+        assert counted_rows(conn) == counted + BULK_ROWS + 200
 
 
 def test_sqlite_is_left_alone(tmp_path: Path) -> None:
@@ -80,6 +93,7 @@ def test_a_table_being_vacuumed_or_analyzed_elsewhere_is_not_waited_for(engine: 
         holder.execute(text("LOCK TABLE terms IN SHARE UPDATE EXCLUSIVE MODE"))
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '5s'"))  # a wait would fail, not hang
-            assert analyze_after_bulk_change(conn, terms, 2 * BULK_ROWS)
-            assert counted_rows(conn) <= 0, "skipped, left to whoever holds the table"
+            assert not analyze_after_bulk_change(conn, terms, 2 * BULK_ROWS), "skipped"
+            assert counted_rows(conn) <= 0, "left to whoever holds the table"
+            conn.execute(text("SELECT 1"))  # the transaction goes on
         holder.rollback()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, select, update
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
 from storage.database import make_engine, normalize_url
@@ -88,3 +88,20 @@ def test_nothing_to_save_and_a_school_named_twice(engine: Engine) -> None:
         # The last schedule given for a school is the one kept.
         assert save_schedules(conn, DISTRICT, [clever("s1", "1"), clever("s1", "2")]) == 1
     assert stored(engine) == {("s1", "clever"): ["2"]}
+
+
+def test_more_schedules_than_one_statement_takes(engine: Engine) -> None:
+    many = [clever(f"s{i}", "1", str(i)) for i in range(14_000)]  # 70,000 parameters at once
+    with engine.begin() as conn:
+        assert save_schedules(conn, DISTRICT, many) == 14_000
+        assert save_schedules(conn, DISTRICT, [*many[:-1], clever("s13999", "changed")]) == 1
+    rows = stored(engine)
+    assert len(rows) == 14_000 and rows[("s13999", "clever")] == ["changed"]
+
+
+def test_a_stored_schedule_without_a_content_hash_is_rewritten(engine: Engine) -> None:
+    with engine.begin() as conn:
+        save_schedules(conn, DISTRICT, [clever("s1", "1")])
+        conn.execute(update(bell_schedules).values(content_hash=None))
+        assert save_schedules(conn, DISTRICT, [clever("s1", "1")]) == 1
+    assert stored(engine) == {("s1", "clever"): ["1"]}

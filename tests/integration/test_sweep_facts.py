@@ -81,8 +81,8 @@ def test_a_run_that_saw_nothing_says_so(engine: Engine) -> None:
     assert facts(engine, "run-2").saw_any is False
 
 
-def test_unseen_ids_come_in_python_order(engine: Engine) -> None:
-    odd = {"B", "a", "_", "Z9", "a-b", "ab"}
+def test_unseen_ids_come_whole_and_in_python_order(engine: Engine) -> None:
+    odd = {"B", "a", "_", "Z9", "a-b", "ab", 'q"uote', "back\\slash", "é", "\u2028", "😀", "tab\t"}
     store_terms(engine, DISTRICT, active=odd, inactive=set())
     with engine.begin() as conn:
         record_seen(conn, RUN, "term", ["x"])
