@@ -4,9 +4,7 @@ converges on the newest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +14,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from domain.entities import Term
 from storage import upserts
-from storage.database import make_engine, normalize_url
-from storage.migrate import upgrade
+from storage.database import normalize_url
 from storage.tables import terms
 from storage.upserts import upsert_entities
 
@@ -26,18 +23,6 @@ DISTRICT = "d" * 24
 
 def position(n: int) -> str:
     return f"{n:024x}"
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request: pytest.FixtureRequest, clean_postgres: str, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        built = create_engine(normalize_url(clean_postgres))
-    else:
-        url = f"sqlite:///{tmp_path / 'upserts.sqlite3'}"
-        upgrade(url)
-        built = make_engine(url)
-    yield built
-    built.dispose()
 
 
 def term(name: str, clever_id: str = "t1") -> Term:

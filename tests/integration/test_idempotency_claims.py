@@ -3,30 +3,13 @@ whichever transaction records it first, whatever the batch's size or repeats."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
-from storage.database import make_engine, normalize_url
 from storage.idempotency import claim, claim_many
-from storage.migrate import upgrade
 from storage.tables import processed_messages
 
 DISTRICT = "d" * 24
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request: pytest.FixtureRequest, clean_postgres: str, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        built = create_engine(normalize_url(clean_postgres))
-    else:
-        url = f"sqlite:///{tmp_path / 'claims.sqlite3'}"
-        upgrade(url)
-        built = make_engine(url)
-    yield built
-    built.dispose()
 
 
 def claim_all(engine: Engine, keys: list[str]) -> set[str]:

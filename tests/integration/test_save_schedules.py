@@ -3,31 +3,13 @@ their periods replaced in order, and a school's manual schedule is a row of its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Engine, select, update
 
 from domain.entities import BellPeriod, BellSchedule, ScheduleSource
-from storage.database import make_engine, normalize_url
-from storage.migrate import upgrade
 from storage.schedules import save_schedule, save_schedules
 from storage.tables import bell_periods, bell_schedules
 
 DISTRICT = "d" * 24
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request: pytest.FixtureRequest, clean_postgres: str, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        built = create_engine(normalize_url(clean_postgres))
-    else:
-        url = f"sqlite:///{tmp_path / 'schedules.sqlite3'}"
-        upgrade(url)
-        built = make_engine(url)
-    yield built
-    built.dispose()
 
 
 def clever(school: str, *labels: str) -> BellSchedule:

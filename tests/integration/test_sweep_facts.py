@@ -4,18 +4,12 @@ whatever rows, pages and other runs are stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy import Engine, delete
 
 from domain.deletion_guard import SweepFacts
 from domain.entities import Term
-from storage.database import make_engine, normalize_url
-from storage.migrate import upgrade
 from storage.seen import forget_run, record_seen, sweep_facts
 from storage.tables import run_seen_pages, terms
 from storage.upserts import upsert_entities
@@ -24,18 +18,6 @@ DISTRICT = "d" * 24
 OTHER_DISTRICT = "e" * 24
 RUN = "run-1"
 IDS = [f"t{i}" for i in range(12)]
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request: pytest.FixtureRequest, clean_postgres: str, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        built = create_engine(normalize_url(clean_postgres))
-    else:
-        url = f"sqlite:///{tmp_path / 'sweep.sqlite3'}"
-        upgrade(url)
-        built = make_engine(url)
-    yield built
-    built.dispose()
 
 
 def store_terms(engine: Engine, district_id: str, active: set[str], inactive: set[str]) -> None:
