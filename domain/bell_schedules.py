@@ -84,6 +84,14 @@ def schedule_from_ext(
     a half-read schedule would be worse than none. An invalid school entry does not fall back to
     the default. Times are normalised to ``HH:MM``.
     """
+    return periods_from_ext(ext_schedules(district_ext, field_name), school_id)
+
+
+def ext_schedules(district_ext: Mapping[str, Any] | None, field_name: str | None) -> Mapping[str, Any] | None:
+    """The district's ``ext[field_name]`` as a mapping (parsed when it is JSON text), or None.
+
+    Read once for all of a district's schools: the text holds every school's schedule, so
+    parsing it again for each school took time in the square of their number."""
     if not field_name or not isinstance(district_ext, Mapping):
         return None
     value = district_ext.get(field_name)
@@ -92,11 +100,16 @@ def schedule_from_ext(
             value = json.loads(value)
         except ValueError:
             return None
-    if not isinstance(value, Mapping):
+    return value if isinstance(value, Mapping) else None
+
+
+def periods_from_ext(schedules: Mapping[str, Any] | None, school_id: str) -> tuple[BellPeriod, ...] | None:
+    """One school's periods from what `ext_schedules` read (see `schedule_from_ext`)."""
+    if schedules is None:
         return None
     for key in (school_id, *DEFAULT_KEYS):
-        if key in value:
-            return _periods(value[key])
+        if key in schedules:
+            return _periods(schedules[key])
     return None
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from domain.bell_schedules import clever_schedule, schedule_from_ext
+from domain.bell_schedules import clever_schedule, ext_schedules, periods_from_ext
 from domain.entities import BellSchedule, ScheduleSource
 from domain.hashing import content_hash
 from rostersync.runtime import Runtime
@@ -36,10 +36,11 @@ def refresh_clever_schedules(
     schools = [cid for (cid,) in conn.execute(query)]
     labels = period_labels_by_school(conn, district_id, schools if school_ids is not None else None)
     stored = schedule_hashes(conn, district_id, ScheduleSource.CLEVER.value)  # one query, not one a school
+    from_ext = ext_schedules(district_ext, field_name)
     changed: list[BellSchedule] = []
     digests: list[str] = []
     for school_id in schools:
-        ext_periods = schedule_from_ext(district_ext, field_name, school_id)
+        ext_periods = periods_from_ext(from_ext, school_id)
         schedule = clever_schedule(school_id, labels.get(school_id, ()), ext_periods)
         if not schedule.periods:
             continue

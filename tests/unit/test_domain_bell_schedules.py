@@ -8,7 +8,9 @@ import pytest
 from domain.bell_schedules import (
     choose_schedule,
     clever_schedule,
+    ext_schedules,
     period_labels,
+    periods_from_ext,
     schedule_from_ext,
     sort_labels,
 )
@@ -55,6 +57,34 @@ def test_school_entry_beats_default_and_star_beats_default() -> None:
 
 def test_json_string_value_is_accepted() -> None:
     assert schedule_from_ext({"bells": json.dumps({"s1": SCHEDULE})}, "bells", "s1") == EXPECTED
+
+
+def test_text_read_once_serves_every_school_as_reading_it_for_each_would() -> None:
+    other = [{"period": "A", "start": "07:00", "end": "07:30"}]
+    text = json.dumps({"s1": SCHEDULE, "s2": [{"period": "1", "start": "9:00", "end": "8:00"}], "*": other})
+    read = ext_schedules({"bells": text}, "bells")
+    assert read == json.loads(text)
+    for school in ("s1", "s2", "s3"):
+        assert periods_from_ext(read, school) == schedule_from_ext({"bells": text}, "bells", school)
+    assert [periods_from_ext(read, school) for school in ("s1", "s2", "s3")] == [
+        EXPECTED,
+        None,  # an invalid entry of its own, not the default
+        (BellPeriod("A", "07:00", "07:30"),),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ext", "field"),
+    [
+        (None, "bells"),
+        ({"bells": {}}, None),
+        ({}, "bells"),
+        ({"bells": "{not json"}, "bells"),
+        ({"bells": "[1]"}, "bells"),
+    ],
+)
+def test_nothing_to_read_from_ext(ext: Any, field: str | None) -> None:
+    assert periods_from_ext(ext_schedules(ext, field), "s1") is None
 
 
 def test_start_time_aliases() -> None:
