@@ -7,8 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import ColumnElement, Connection, Engine, Table, Text, cast, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
+
+
+def one_json_array(column: Any) -> ColumnElement[str]:
+    """PostgreSQL: the column's values over all rows as one JSON array, as text (NULL for no
+    rows). Thousands of ids cost the client several times more as a row each than as one value
+    parsed by orjson; read it back with `json_array_set`."""
+    return cast(func.json_agg(column), Text)
+
+
+def json_array_set(text: str | None) -> set[Any]:
+    """What `one_json_array` sent, as a set (empty for NULL)."""
+    return set(orjson.loads(text)) if text is not None else set()
 
 
 def normalize_url(url: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import orjson
-from sqlalchemy import Connection, Table, Text, and_, cast, delete, func, select
+from sqlalchemy import Connection, Table, and_, delete, select
 
 from domain.deletion_guard import SweepFacts
+from storage.database import json_array_set, one_json_array
 from storage.tables import run_seen_pages
 
 
@@ -44,8 +44,9 @@ def active_ids(conn: Connection, table: Table, district_id: str) -> set[str]:
     is_active = and_(table.c.district_id == district_id, table.c.active.is_(True))
     if conn.dialect.name != "postgresql":
         return set(conn.scalars(select(table.c.clever_id).where(is_active)))
-    ids = conn.execute(select(cast(func.json_agg(table.c.clever_id), Text)).where(is_active)).scalar_one()
-    return set(orjson.loads(ids)) if ids is not None else set()
+    return json_array_set(
+        conn.execute(select(one_json_array(table.c.clever_id)).where(is_active)).scalar_one()
+    )
 
 
 def forget_run(conn: Connection, run_id: str) -> None:

@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import JSON, JSONB
 from domain.entities import Entity, field_names
 from domain.hashing import content_hash
 from domain.positions import DEFAULT_CLOCK_SKEW_SECONDS, future_bound
+from storage.database import json_array_set, one_json_array
 
 _BOOKKEEPING = {"id", "district_id", "clever_id", "created_at"}
 _NEVER_SYNCED = {"override_role", "override_set_by", "override_set_at"}
@@ -139,8 +140,7 @@ def unchanged_sources(
             "district_id": district_id,
             "future_after": future_after,
         }
-        same = conn.execute(_same_source(table), params).scalar_one()
-        return set(orjson.loads(same)) if same is not None else set()
+        return json_array_set(conn.execute(_same_source(table), params).scalar_one())
     stored = _existing(conn, table, district_id, hashes.keys())
     return {
         clever_id
@@ -272,7 +272,7 @@ def _same_source(table: Table) -> Any:
         table.c.deleted.is_(False),
         table.c.source_position <= bindparam("future_after"),
     ).subquery("same")
-    return select(cast(func.json_agg(same.c.clever_id), Text))
+    return select(one_json_array(same.c.clever_id))
 
 
 def _change(stored: Any, digest: str, position: str, deleted: bool, future_after: str) -> Change:
